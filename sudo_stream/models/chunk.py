@@ -1,0 +1,75 @@
+"""A chunk of a streamed chat completion (one SSE event's JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import Response
+from .common import ChoiceLogprobs, ErrorDetail, Usage
+
+
+class FunctionDelta(Response):
+    """A fragment of a tool call's function: usually a piece of ``arguments``."""
+
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(Response):
+    """A fragment of a tool call. ``index`` says which call of the message it extends;
+    some providers omit it or start at 1."""
+
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: FunctionDelta | None = None
+
+
+class ChoiceDelta(Response):
+    """What one chunk adds to a choice's message.
+
+    ``content`` is usually a string; some providers send a list of typed parts (for
+    example Mistral's ``{"type": "thinking", ...}``). Reasoning arrives as
+    ``reasoning_content``, ``reasoning`` or ``reasoning_details`` depending on the provider.
+    """
+
+    role: str | None = None
+    content: str | list[Any] | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    reasoning_details: list[Any] | None = None
+    annotations: list[Any] | None = None
+    function_call: FunctionDelta | None = None
+
+
+class ChunkChoice(Response):
+    """One choice inside a chunk."""
+
+    index: int = 0
+    delta: ChoiceDelta | None = None
+    finish_reason: str | None = None
+    logprobs: ChoiceLogprobs | None = None
+
+
+class ProviderExtras(Response):
+    """A provider's own object on a chunk (Groq's ``x_groq``), which may carry usage."""
+
+    id: str | None = None
+    usage: Usage | None = None
+
+
+class ChatCompletionChunk(Response):
+    """One streamed chunk of a chat completion."""
+
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    choices: list[ChunkChoice] = []
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    error: ErrorDetail | None = None
+    x_groq: ProviderExtras | None = None

@@ -1,0 +1,287 @@
+"""Request bodies: messages (both content-part dialects), tools, and the two request kinds.
+
+Every optional field defaults to ``msgspec.UNSET`` and is then not sent; ``None`` sends
+``null``. Plain dicts are accepted wherever a struct is (they are sent as given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from ._base import Request
+from .common import ToolCall
+
+# --- content parts: OpenAI's dialect -------------------------------------------------
+
+
+class TextPart(Request, tag_field="type", tag="text"):
+    """Text content (OpenAI dialect)."""
+
+    text: str
+
+
+class ImageURL(Request):
+    """An image by URL or data URL."""
+
+    url: str
+    detail: str | UnsetType = UNSET
+
+
+class ImageURLPart(Request, tag_field="type", tag="image_url"):
+    """An image (OpenAI dialect)."""
+
+    image_url: ImageURL
+
+
+class InputAudio(Request):
+    """Base64 audio and its format (``wav``, ``mp3``)."""
+
+    data: str
+    format: str
+
+
+class InputAudioPart(Request, tag_field="type", tag="input_audio"):
+    """Audio input (same shape in both dialects)."""
+
+    input_audio: InputAudio
+
+
+class FileData(Request):
+    """A file by id or inline base64 data."""
+
+    file_data: str | UnsetType = UNSET
+    file_id: str | UnsetType = UNSET
+    filename: str | UnsetType = UNSET
+
+
+class FilePart(Request, tag_field="type", tag="file"):
+    """A file (OpenAI dialect)."""
+
+    file: FileData
+
+
+class RefusalPart(Request, tag_field="type", tag="refusal"):
+    """A refusal inside an assistant message."""
+
+    refusal: str
+
+
+# --- content parts: the Sudo OpenAPI dialect -----------------------------------------
+
+
+class InputTextPart(Request, tag_field="type", tag="input_text"):
+    """Text content (Sudo dialect)."""
+
+    text: str
+
+
+class InputImagePart(Request, tag_field="type", tag="input_image"):
+    """An image (Sudo dialect): by URL or by uploaded file id."""
+
+    detail: str | UnsetType = UNSET
+    image_url: str | None | UnsetType = UNSET
+    file_id: str | None | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        # The API requires ``detail``; "auto" is its documented neutral value.
+        if self.detail is UNSET:
+            self.detail = "auto"
+
+
+class InputFilePart(Request, tag_field="type", tag="input_file"):
+    """A document (Sudo dialect): inline data, URL or uploaded file id."""
+
+    file_data: str | None | UnsetType = UNSET
+    file_id: str | None | UnsetType = UNSET
+    file_url: str | None | UnsetType = UNSET
+    filename: str | None | UnsetType = UNSET
+
+
+ContentPart = Union[
+    TextPart,
+    ImageURLPart,
+    InputAudioPart,
+    FilePart,
+    RefusalPart,
+    InputTextPart,
+    InputImagePart,
+    InputFilePart,
+]
+"""A typed part of message content, in either dialect."""
+
+MessageContent = Union[str, Sequence[Union[ContentPart, Mapping[str, Any]]]]
+
+# --- messages ---------------------------------------------------------------------
+
+
+class SystemMessage(Request, tag_field="role", tag="system"):
+    """Instructions from the application."""
+
+    content: MessageContent
+    name: str | None | UnsetType = UNSET
+
+
+class DeveloperMessage(Request, tag_field="role", tag="developer"):
+    """Instructions from the developer (newer models' name for system)."""
+
+    content: MessageContent
+    name: str | None | UnsetType = UNSET
+
+
+class UserMessage(Request, tag_field="role", tag="user"):
+    """A message from the end user."""
+
+    content: MessageContent
+    name: str | None | UnsetType = UNSET
+
+
+class AssistantAudioId(Request):
+    """A reference to an earlier audio reply."""
+
+    id: str
+
+
+class AssistantMessage(Request, tag_field="role", tag="assistant"):
+    """An earlier reply of the model, sent back as history."""
+
+    content: MessageContent | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    refusal: str | None | UnsetType = UNSET
+    tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None | UnsetType = UNSET
+    audio: AssistantAudioId | None | UnsetType = UNSET
+
+
+class ToolMessage(Request, tag_field="role", tag="tool"):
+    """The result of a tool call."""
+
+    content: MessageContent
+    tool_call_id: str
+
+
+ChatMessage = Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage]
+"""A message of the conversation; a plain dict with a ``role`` works as well."""
+
+MessageParam = Union[ChatMessage, Mapping[str, Any]]
+
+# --- tools and options ----------------------------------------------------------------
+
+
+class FunctionDefinition(Request):
+    """A function the model may call. ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str | None | UnsetType = UNSET
+    parameters: Mapping[str, Any] | UnsetType = UNSET
+    strict: bool | None | UnsetType = UNSET
+
+
+class Tool(Request, tag_field="type", tag="function"):
+    """A tool the model may call (only functions exist today)."""
+
+    function: FunctionDefinition | Mapping[str, Any]
+
+
+class ToolChoiceFunction(Request):
+    """Names the function a forced tool choice must call."""
+
+    name: str
+
+
+class ToolChoice(Request, tag_field="type", tag="function"):
+    """Forces the model to call one function."""
+
+    function: ToolChoiceFunction
+
+
+class AudioParameters(Request):
+    """Audio output options (``voice`` and ``format``)."""
+
+    voice: str
+    format: str
+
+
+class PredictionContent(Request):
+    """A predicted output that speeds up regeneration of mostly-known text."""
+
+    content: str | Sequence[ContentPart | Mapping[str, Any]]
+    type: str = "content"
+
+
+class StreamOptions(Request):
+    """Streaming options; ``include_usage`` adds a final usage chunk."""
+
+    include_usage: bool | None | UnsetType = UNSET
+
+
+class JSONSchemaFormat(Request):
+    """A JSON schema for Structured Outputs."""
+
+    name: str
+    schema: Mapping[str, Any] | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    strict: bool | None | UnsetType = UNSET
+
+
+class ResponseFormat(Request):
+    """``{"type": "text" | "json_object" | "json_schema", "json_schema": {...}}``."""
+
+    type: str
+    json_schema: JSONSchemaFormat | Mapping[str, Any] | UnsetType = UNSET
+
+
+class ChatCompletionRequest(Request):
+    """The body of ``POST /v1/chat/completions`` with every parameter of the Sudo API."""
+
+    messages: Sequence[MessageParam]
+    model: str
+    audio: AudioParameters | Mapping[str, Any] | None | UnsetType = UNSET
+    frequency_penalty: float | None | UnsetType = UNSET
+    logit_bias: Mapping[str, float] | None | UnsetType = UNSET
+    logprobs: bool | None | UnsetType = UNSET
+    max_completion_tokens: int | None | UnsetType = UNSET
+    metadata: Mapping[str, str] | None | UnsetType = UNSET
+    modalities: Sequence[str] | None | UnsetType = UNSET
+    n: int | None | UnsetType = UNSET
+    parallel_tool_calls: bool | None | UnsetType = UNSET
+    prediction: PredictionContent | Mapping[str, Any] | None | UnsetType = UNSET
+    presence_penalty: float | None | UnsetType = UNSET
+    prompt_cache_key: str | None | UnsetType = UNSET
+    reasoning_effort: str | None | UnsetType = UNSET
+    response_format: ResponseFormat | Mapping[str, Any] | None | UnsetType = UNSET
+    seed: int | None | UnsetType = UNSET
+    service_tier: str | None | UnsetType = UNSET
+    stop: str | Sequence[str] | None | UnsetType = UNSET
+    store: bool | None | UnsetType = UNSET
+    stream: bool | None | UnsetType = UNSET
+    stream_options: StreamOptions | Mapping[str, Any] | None | UnsetType = UNSET
+    temperature: float | None | UnsetType = UNSET
+    tool_choice: str | ToolChoice | Mapping[str, Any] | None | UnsetType = UNSET
+    tools: Sequence[Tool | Mapping[str, Any]] | None | UnsetType = UNSET
+    top_logprobs: int | None | UnsetType = UNSET
+    top_p: float | None | UnsetType = UNSET
+    user: str | None | UnsetType = UNSET
+
+
+class ImageGenerationRequest(Request):
+    """The body of ``POST /v1/images/generations``."""
+
+    prompt: str
+    model: str
+    n: int | None | UnsetType = UNSET
+    response_format: str | None | UnsetType = UNSET
+    quality: str | None | UnsetType = UNSET
+    size: str | None | UnsetType = UNSET
+    style: str | None | UnsetType = UNSET
+    background: str | None | UnsetType = UNSET
+    moderation: str | None | UnsetType = UNSET
+    output_compression: int | None | UnsetType = UNSET
+    output_format: str | None | UnsetType = UNSET
+
+
+def encode(body: msgspec.Struct | Mapping[str, Any]) -> bytes:
+    """Encode a request body to JSON bytes."""
+    return msgspec.json.encode(body)

@@ -1,0 +1,52 @@
+"""Stored completions: list pages, messages, deletion confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import Response
+from .common import FunctionCall, ToolCall
+from .completion import ChatCompletion
+
+
+class ChatCompletionList(Response):
+    """A page of stored chat completions. ``first_id``/``last_id`` are null on an empty page."""
+
+    object: str = "list"
+    data: list[ChatCompletion] = []
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool = False
+
+
+class StoredMessage(Response):
+    """A message of a stored completion's conversation."""
+
+    id: str = ""
+    role: str = ""
+    content: str | list[Any] | None = None
+    name: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    function_call: FunctionCall | None = None
+    audio: Any = None
+    content_parts: list[Any] | None = None
+
+
+class ChatMessageList(Response):
+    """A page of a stored completion's messages."""
+
+    object: str = "list"
+    data: list[StoredMessage] = []
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool = False
+
+
+class ChatDeletionConfirmation(Response):
+    """The answer to deleting a stored completion."""
+
+    id: str = ""
+    object: str = "chat.completion.deleted"
+    deleted: bool = False
