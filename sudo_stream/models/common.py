@@ -92,9 +92,11 @@ class ErrorDetail(Response):
         """A one-line human description, whatever fields the server filled."""
         text = self.message
         if not text and self.detail is not None:
-            text = self.detail if isinstance(self.detail, str) else msgspec.json.encode(
+            text = (
                 self.detail
-            ).decode()
+                if isinstance(self.detail, str)
+                else msgspec.json.encode(self.detail).decode()
+            )
         label = self.type or (str(self.code) if self.code is not None else None)
         if text and label:
             return f"{label}: {text}"

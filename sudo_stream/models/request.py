@@ -83,8 +83,8 @@ class InputImagePart(Request, tag_field="type", tag="input_image"):
     """An image (Sudo dialect): by URL or by uploaded file id."""
 
     detail: str | UnsetType = UNSET
-    image_url: str | None | UnsetType = UNSET
-    file_id: str | None | UnsetType = UNSET
+    image_url: str | UnsetType | None = UNSET
+    file_id: str | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         # The API requires ``detail``; "auto" is its documented neutral value.
@@ -95,10 +95,10 @@ class InputImagePart(Request, tag_field="type", tag="input_image"):
 class InputFilePart(Request, tag_field="type", tag="input_file"):
     """A document (Sudo dialect): inline data, URL or uploaded file id."""
 
-    file_data: str | None | UnsetType = UNSET
-    file_id: str | None | UnsetType = UNSET
-    file_url: str | None | UnsetType = UNSET
-    filename: str | None | UnsetType = UNSET
+    file_data: str | UnsetType | None = UNSET
+    file_id: str | UnsetType | None = UNSET
+    file_url: str | UnsetType | None = UNSET
+    filename: str | UnsetType | None = UNSET
 
 
 ContentPart = Union[
@@ -113,7 +113,7 @@ ContentPart = Union[
 ]
 """A typed part of message content, in either dialect."""
 
-MessageContent = Union[str, Sequence[Union[ContentPart, Mapping[str, Any]]]]
+MessageContent = Union[str, Sequence[ContentPart | Mapping[str, Any]]]
 
 # --- messages ---------------------------------------------------------------------
 
@@ -122,21 +122,21 @@ class SystemMessage(Request, tag_field="role", tag="system"):
     """Instructions from the application."""
 
     content: MessageContent
-    name: str | None | UnsetType = UNSET
+    name: str | UnsetType | None = UNSET
 
 
 class DeveloperMessage(Request, tag_field="role", tag="developer"):
     """Instructions from the developer (newer models' name for system)."""
 
     content: MessageContent
-    name: str | None | UnsetType = UNSET
+    name: str | UnsetType | None = UNSET
 
 
 class UserMessage(Request, tag_field="role", tag="user"):
     """A message from the end user."""
 
     content: MessageContent
-    name: str | None | UnsetType = UNSET
+    name: str | UnsetType | None = UNSET
 
 
 class AssistantAudioId(Request):
@@ -148,11 +148,11 @@ class AssistantAudioId(Request):
 class AssistantMessage(Request, tag_field="role", tag="assistant"):
     """An earlier reply of the model, sent back as history."""
 
-    content: MessageContent | None | UnsetType = UNSET
-    name: str | None | UnsetType = UNSET
-    refusal: str | None | UnsetType = UNSET
-    tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None | UnsetType = UNSET
-    audio: AssistantAudioId | None | UnsetType = UNSET
+    content: MessageContent | UnsetType | None = UNSET
+    name: str | UnsetType | None = UNSET
+    refusal: str | UnsetType | None = UNSET
+    tool_calls: Sequence[ToolCall | Mapping[str, Any]] | UnsetType | None = UNSET
+    audio: AssistantAudioId | UnsetType | None = UNSET
 
 
 class ToolMessage(Request, tag_field="role", tag="tool"):
@@ -174,9 +174,9 @@ class FunctionDefinition(Request):
     """A function the model may call. ``parameters`` is a JSON Schema object."""
 
     name: str
-    description: str | None | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
     parameters: Mapping[str, Any] | UnsetType = UNSET
-    strict: bool | None | UnsetType = UNSET
+    strict: bool | UnsetType | None = UNSET
 
 
 class Tool(Request, tag_field="type", tag="function"):
@@ -214,7 +214,7 @@ class PredictionContent(Request):
 class StreamOptions(Request):
     """Streaming options; ``include_usage`` adds a final usage chunk."""
 
-    include_usage: bool | None | UnsetType = UNSET
+    include_usage: bool | UnsetType | None = UNSET
 
 
 class JSONSchemaFormat(Request):
@@ -223,7 +223,7 @@ class JSONSchemaFormat(Request):
     name: str
     schema: Mapping[str, Any] | UnsetType = UNSET
     description: str | UnsetType = UNSET
-    strict: bool | None | UnsetType = UNSET
+    strict: bool | UnsetType | None = UNSET
 
 
 class ResponseFormat(Request):
@@ -238,32 +238,32 @@ class ChatCompletionRequest(Request):
 
     messages: Sequence[MessageParam]
     model: str
-    audio: AudioParameters | Mapping[str, Any] | None | UnsetType = UNSET
-    frequency_penalty: float | None | UnsetType = UNSET
-    logit_bias: Mapping[str, float] | None | UnsetType = UNSET
-    logprobs: bool | None | UnsetType = UNSET
-    max_completion_tokens: int | None | UnsetType = UNSET
-    metadata: Mapping[str, str] | None | UnsetType = UNSET
-    modalities: Sequence[str] | None | UnsetType = UNSET
-    n: int | None | UnsetType = UNSET
-    parallel_tool_calls: bool | None | UnsetType = UNSET
-    prediction: PredictionContent | Mapping[str, Any] | None | UnsetType = UNSET
-    presence_penalty: float | None | UnsetType = UNSET
-    prompt_cache_key: str | None | UnsetType = UNSET
-    reasoning_effort: str | None | UnsetType = UNSET
-    response_format: ResponseFormat | Mapping[str, Any] | None | UnsetType = UNSET
-    seed: int | None | UnsetType = UNSET
-    service_tier: str | None | UnsetType = UNSET
-    stop: str | Sequence[str] | None | UnsetType = UNSET
-    store: bool | None | UnsetType = UNSET
-    stream: bool | None | UnsetType = UNSET
-    stream_options: StreamOptions | Mapping[str, Any] | None | UnsetType = UNSET
-    temperature: float | None | UnsetType = UNSET
-    tool_choice: str | ToolChoice | Mapping[str, Any] | None | UnsetType = UNSET
-    tools: Sequence[Tool | Mapping[str, Any]] | None | UnsetType = UNSET
-    top_logprobs: int | None | UnsetType = UNSET
-    top_p: float | None | UnsetType = UNSET
-    user: str | None | UnsetType = UNSET
+    audio: AudioParameters | Mapping[str, Any] | UnsetType | None = UNSET
+    frequency_penalty: float | UnsetType | None = UNSET
+    logit_bias: Mapping[str, float] | UnsetType | None = UNSET
+    logprobs: bool | UnsetType | None = UNSET
+    max_completion_tokens: int | UnsetType | None = UNSET
+    metadata: Mapping[str, str] | UnsetType | None = UNSET
+    modalities: Sequence[str] | UnsetType | None = UNSET
+    n: int | UnsetType | None = UNSET
+    parallel_tool_calls: bool | UnsetType | None = UNSET
+    prediction: PredictionContent | Mapping[str, Any] | UnsetType | None = UNSET
+    presence_penalty: float | UnsetType | None = UNSET
+    prompt_cache_key: str | UnsetType | None = UNSET
+    reasoning_effort: str | UnsetType | None = UNSET
+    response_format: ResponseFormat | Mapping[str, Any] | UnsetType | None = UNSET
+    seed: int | UnsetType | None = UNSET
+    service_tier: str | UnsetType | None = UNSET
+    stop: str | Sequence[str] | UnsetType | None = UNSET
+    store: bool | UnsetType | None = UNSET
+    stream: bool | UnsetType | None = UNSET
+    stream_options: StreamOptions | Mapping[str, Any] | UnsetType | None = UNSET
+    temperature: float | UnsetType | None = UNSET
+    tool_choice: str | ToolChoice | Mapping[str, Any] | UnsetType | None = UNSET
+    tools: Sequence[Tool | Mapping[str, Any]] | UnsetType | None = UNSET
+    top_logprobs: int | UnsetType | None = UNSET
+    top_p: float | UnsetType | None = UNSET
+    user: str | UnsetType | None = UNSET
 
 
 class ImageGenerationRequest(Request):
@@ -271,15 +271,15 @@ class ImageGenerationRequest(Request):
 
     prompt: str
     model: str
-    n: int | None | UnsetType = UNSET
-    response_format: str | None | UnsetType = UNSET
-    quality: str | None | UnsetType = UNSET
-    size: str | None | UnsetType = UNSET
-    style: str | None | UnsetType = UNSET
-    background: str | None | UnsetType = UNSET
-    moderation: str | None | UnsetType = UNSET
-    output_compression: int | None | UnsetType = UNSET
-    output_format: str | None | UnsetType = UNSET
+    n: int | UnsetType | None = UNSET
+    response_format: str | UnsetType | None = UNSET
+    quality: str | UnsetType | None = UNSET
+    size: str | UnsetType | None = UNSET
+    style: str | UnsetType | None = UNSET
+    background: str | UnsetType | None = UNSET
+    moderation: str | UnsetType | None = UNSET
+    output_compression: int | UnsetType | None = UNSET
+    output_format: str | UnsetType | None = UNSET
 
 
 def encode(body: msgspec.Struct | Mapping[str, Any]) -> bytes:

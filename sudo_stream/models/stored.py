@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ._base import Response
 from .common import FunctionCall, ToolCall
 from .completion import ChatCompletion
 
 
-class ChatCompletionList(Response):
-    """A page of stored chat completions. ``first_id``/``last_id`` are null on an empty page."""
+T = TypeVar("T")
+
+
+class ListPage(Response, Generic[T]):
+    """A page of a paginated list. ``first_id``/``last_id`` are null on an empty page."""
 
     object: str = "list"
-    data: list[ChatCompletion] = []
+    data: list[T] = []
     first_id: str | None = None
     last_id: str | None = None
     has_more: bool = False
+
+
+class ChatCompletionList(ListPage[ChatCompletion]):
+    """A page of stored chat completions."""
 
 
 class StoredMessage(Response):
@@ -34,14 +41,8 @@ class StoredMessage(Response):
     content_parts: list[Any] | None = None
 
 
-class ChatMessageList(Response):
+class ChatMessageList(ListPage[StoredMessage]):
     """A page of a stored completion's messages."""
-
-    object: str = "list"
-    data: list[StoredMessage] = []
-    first_id: str | None = None
-    last_id: str | None = None
-    has_more: bool = False
 
 
 class ChatDeletionConfirmation(Response):

@@ -1,0 +1,149 @@
+"""Plain configuration data: time bounds and retry policy."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+
+def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None:
+        if not allow_none:
+            raise ValueError(f"Timeout.{name} must be a number of seconds, not None")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"Timeout.{name} must be a number of seconds, got {type(value).__name__}")
+    if not value > 0 or math.isnan(value):
+        raise ValueError(f"Timeout.{name} must be > 0 seconds, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Time bounds of a call, in seconds. ``None`` means unbounded.
+
+    * ``connect``: establishing the connection (and getting one from the pool).
+    * ``first_event``: from sending the request to the first event of a stream, or to the
+      whole answer of a non-streaming call. Long by default: reasoning models think.
+    * ``idle``: the longest gap between two events of a stream. SSE comments and
+      keep-alives do not reset it.
+    * ``total``: the whole call, from the first attempt to the last event.
+
+    Bounds count only time spent waiting on the server, never the caller's own time
+    between chunks. ``Timeout(5)`` sets connect, first_event and idle to 5 seconds.
+    """
+
+    connect: float | None = 10.0
+    first_event: float | None = 600.0
+    idle: float | None = 120.0
+    total: float | None = None
+
+    def __init__(
+        self,
+        default: float | None = None,
+        *,
+        connect: float | None = None,
+        first_event: float | None = None,
+        idle: float | None = None,
+        total: float | None = None,
+    ) -> None:
+        values = {
+            "connect": 10.0 if connect is None else connect,
+            "first_event": 600.0 if first_event is None else first_event,
+            "idle": 120.0 if idle is None else idle,
+            "total": total,
+        }
+        if default is not None:
+            _check_seconds("default", default)
+            for name, given in (("connect", connect), ("first_event", first_event), ("idle", idle)):
+                if given is None:
+                    values[name] = default
+        for name, value in values.items():
+            _check_seconds(name, value)
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, value: TimeoutLike) -> Timeout:
+        """Coerce a number of seconds or a Timeout to a Timeout."""
+        if isinstance(value, Timeout):
+            return value
+        return cls(value)
+
+
+TimeoutLike = Union[Timeout, float, int]
+
+
+@dataclass(frozen=True)
+class BackoffStrategy:
+    """Exponential backoff, in milliseconds as the seed SDK spells it.
+
+    The n-th retry waits ``initial_interval * exponent**n`` ms, capped at
+    ``max_interval``, with full jitter; no retry starts after ``max_elapsed_time`` ms.
+    """
+
+    initial_interval: int = 500
+    max_interval: int = 8_000
+    exponent: float = 2.0
+    max_elapsed_time: int = 60_000
+
+    def __post_init__(self) -> None:
+        for name in ("initial_interval", "max_interval", "max_elapsed_time"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"BackoffStrategy.{name} must be a number >= 0 ms, got {value!r}")
+        if not self.exponent >= 1:
+            raise ValueError(f"BackoffStrategy.exponent must be >= 1, got {self.exponent!r}")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Retry policy. Accepts the seed SDK's shape
+    ``RetryConfig("backoff", BackoffStrategy(...), retry_connection_errors)``.
+
+    Retried: connection errors (when ``retry_connection_errors``), 408, 409, 429 and 5xx;
+    never 400/401/403/404/422. ``Retry-After`` / ``retry-after-ms`` are honoured, capped at
+    ``max_retry_after`` seconds. ``max_retries`` caps the attempts (default 2: 3 attempts);
+    ``strategy="none"`` disables retries. A stream is retried only before its first event
+    reached the caller.
+    """
+
+    strategy: Literal["backoff", "none"] = "backoff"
+    backoff: BackoffStrategy = field(default_factory=BackoffStrategy)
+    retry_connection_errors: bool = True
+    max_retries: int = 2
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("backoff", "none"):
+            raise ValueError(
+                f"RetryConfig.strategy must be 'backoff' or 'none', got {self.strategy!r}"
+            )
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+        ):
+            raise ValueError(
+                f"RetryConfig.max_retries must be an int >= 0, got {self.max_retries!r}"
+            )
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts a call may make in all."""
+        return 1 if self.strategy == "none" else self.max_retries + 1
+
+    @classmethod
+    def of(cls, value: RetryLike) -> RetryConfig:
+        """Coerce ``None`` (no retries), an int (that many retries) or a RetryConfig."""
+        if isinstance(value, RetryConfig):
+            return value
+        if value is None:
+            return cls(strategy="none", max_retries=0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(
+                f"retries must be a RetryConfig, an int or None, got {type(value).__name__}"
+            )
+        return cls(max_retries=value)
+
+
+RetryLike = Union[RetryConfig, int, None]

@@ -1,0 +1,184 @@
+"""Keyword parameters of the operations, as TypedDicts, and their checks before sending.
+
+The request fields are declared once here; the async router and the blocking facade both
+take them as ``**params`` (statically typed with ``Unpack``) and both reject unknown
+names with a ``TypeError``, as an explicit signature would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from typing_extensions import TypedDict
+
+from ._config import RetryLike, TimeoutLike
+from .models.request import (
+    AudioParameters,
+    ChatCompletionRequest,
+    ImageGenerationRequest,
+    PredictionContent,
+    ResponseFormat,
+    StreamOptions,
+    Tool,
+    ToolChoice,
+)
+
+
+class CallOptions(TypedDict, total=False):
+    """Per-call options every operation accepts."""
+
+    retries: RetryLike
+    """Override the client's retry policy (a RetryConfig, a number of retries, or None)."""
+    timeout: TimeoutLike
+    """Override the client's time bounds (a Timeout or seconds)."""
+    extra_headers: Mapping[str, str]
+    """Headers to add to this request."""
+    extra_query: Mapping[str, str]
+    """Query parameters to add to this request."""
+    extra_body: Mapping[str, Any]
+    """JSON fields to add to (or override in) the request body."""
+
+
+class ChatParams(CallOptions, total=False):
+    """Optional parameters of a chat completion (see the Sudo API reference)."""
+
+    audio: AudioParameters | Mapping[str, Any] | None
+    frequency_penalty: float | None
+    logit_bias: Mapping[str, float] | None
+    logprobs: bool | None
+    max_completion_tokens: int | None
+    metadata: Mapping[str, str] | None
+    modalities: Sequence[str] | None
+    n: int | None
+    parallel_tool_calls: bool | None
+    prediction: PredictionContent | Mapping[str, Any] | None
+    presence_penalty: float | None
+    prompt_cache_key: str | None
+    reasoning_effort: str | None
+    response_format: ResponseFormat | Mapping[str, Any] | None
+    seed: int | None
+    service_tier: str | None
+    stop: str | Sequence[str] | None
+    store: bool | None
+    stream_options: StreamOptions | Mapping[str, Any] | None
+    temperature: float | None
+    tool_choice: str | ToolChoice | Mapping[str, Any] | None
+    tools: Sequence[Tool | Mapping[str, Any]] | None
+    top_logprobs: int | None
+    top_p: float | None
+    user: str | None
+
+
+class ImageParams(CallOptions, total=False):
+    """Optional parameters of an image generation."""
+
+    n: int | None
+    response_format: str | None
+    quality: str | None
+    size: str | None
+    style: str | None
+    background: str | None
+    moderation: str | None
+    output_compression: int | None
+    output_format: str | None
+
+
+CALL_OPTIONS = frozenset(CallOptions.__annotations__)
+CHAT_FIELDS = frozenset(ChatCompletionRequest.__struct_fields__) - {"messages", "model", "stream"}
+IMAGE_FIELDS = frozenset(ImageGenerationRequest.__struct_fields__) - {"prompt", "model"}
+
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def split_params(
+    operation: str, params: Mapping[str, Any], fields: frozenset[str]
+) -> tuple[dict[str, Any], CallOptions]:
+    """Separate request fields from call options; an unknown name is a TypeError."""
+    body: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in fields:
+            body[name] = value
+        elif name in CALL_OPTIONS:
+            options[name] = value
+        else:
+            raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
+    return body, cast(CallOptions, options)
+
+
+def _number(name: str, value: Any, low: float | None, high: float | None, *, integer: bool) -> None:
+    if value is None:
+        return
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an int" if integer else "a number"
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    number = cast(float, value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+
+
+def _tool_name(tool: Any) -> Any:
+    function = (
+        tool.get("function") if isinstance(tool, Mapping) else getattr(tool, "function", None)
+    )
+    if isinstance(function, Mapping):
+        return function.get("name")
+    return getattr(function, "name", None)
+
+
+def check_chat(messages: Any, model: Any, body: Mapping[str, Any]) -> None:
+    """Check what the API documents before anything is sent."""
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+        raise TypeError(f"messages must be a list of messages, got {type(messages).__name__}")
+    for position, message in enumerate(messages):
+        if isinstance(message, Mapping):
+            if "role" not in message:
+                raise ValueError(f"messages[{position}] has no 'role'")
+        elif not hasattr(message, "__struct_fields__"):
+            raise TypeError(
+                f"messages[{position}] must be a dict or a message struct, "
+                f"got {type(message).__name__}"
+            )
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a non-empty string, got {model!r}")
+    _number("temperature", body.get("temperature"), 0, 2, integer=False)
+    _number("top_p", body.get("top_p"), 0, 1, integer=False)
+    _number("frequency_penalty", body.get("frequency_penalty"), -2, 2, integer=False)
+    _number("presence_penalty", body.get("presence_penalty"), -2, 2, integer=False)
+    _number("top_logprobs", body.get("top_logprobs"), 0, 20, integer=True)
+    _number("n", body.get("n"), 1, None, integer=True)
+    _number("max_completion_tokens", body.get("max_completion_tokens"), 0, None, integer=True)
+    _number("seed", body.get("seed"), None, None, integer=True)
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str):
+        if not isinstance(stop, Sequence) or not all(isinstance(s, str) for s in stop):
+            raise TypeError("stop must be a string or a list of strings")
+        if len(stop) > 4:
+            raise ValueError(f"stop takes at most 4 sequences, got {len(stop)}")
+    tools = body.get("tools")
+    if tools is not None:
+        if isinstance(tools, (str, Mapping)) or not isinstance(tools, Sequence):
+            raise TypeError("tools must be a list of tools")
+        if len(tools) > 128:
+            raise ValueError(f"tools takes at most 128 tools, got {len(tools)}")
+        for position, tool in enumerate(tools):
+            name = _tool_name(tool)
+            if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+                raise ValueError(
+                    f"tools[{position}] function name must match [a-zA-Z0-9_-]{{1,64}}, "
+                    f"got {name!r}"
+                )
+
+
+def check_image(prompt: Any, model: Any, body: Mapping[str, Any]) -> None:
+    """Check an image request before it is sent."""
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a non-empty string, got {model!r}")
+    _number("n", body.get("n"), 1, 10, integer=True)
+    _number("output_compression", body.get("output_compression"), 0, 100, integer=True)

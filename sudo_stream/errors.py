@@ -1,0 +1,233 @@
+"""The exception tree. Every error the library raises is a :class:`SudoError`::
+
+    SudoError
+    ├── APIStatusError                 the server answered with an error status
+    │   ├── BadRequestError            400
+    │   ├── AuthenticationError        401
+    │   ├── PermissionDeniedError      403
+    │   ├── NotFoundError              404
+    │   ├── ConflictError              409
+    │   ├── UnprocessableEntityError   422
+    │   ├── RateLimitError             429
+    │   └── InternalServerError        5xx
+    ├── APIConnectionError             no (complete) answer: refused, reset, DNS, TLS
+    │   └── APITimeoutError            a time bound fired (``.bound`` names which)
+    ├── APIResponseValidationError     a 2xx answer we cannot use (bad JSON, wrong content type)
+    └── StreamError                    something wrong inside a stream; carries ``.partial``
+
+Foreign errors (httpx, msgspec) are translated at the boundary with ``raise ... from exc``.
+The seed SDK's names stay importable: ``ErrorResponse`` and ``SudoDefaultError`` are
+:class:`APIStatusError` (any error status with its parsed body).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from .models.common import ErrorBody, ErrorDetail
+
+if TYPE_CHECKING:
+    from .models.completion import ChatCompletion
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ErrorResponse",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamError",
+    "SudoDefaultError",
+    "SudoError",
+    "UnprocessableEntityError",
+]
+
+_MAX_BODY_IN_MESSAGE = 2_000
+
+
+class SudoError(Exception):
+    """Base class of every error raised by sudo_stream."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIStatusError(SudoError):
+    """The server answered with a 4xx or 5xx status.
+
+    ``body`` is the parsed ``{"error": {...}}`` body when there was one, ``text`` the raw
+    body text; ``request_id`` comes from the ``x-request-id`` header.
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+    request_id: str | None
+    body: ErrorBody | None
+    text: str
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: ErrorBody | None,
+        text: str,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.headers = headers
+        self.request_id = headers.get("x-request-id")
+        self.body = body
+        self.text = text
+
+    @property
+    def error(self) -> ErrorDetail | None:
+        """The parsed ``error`` object of the body, if the body had one."""
+        return self.body.error if self.body is not None else None
+
+    @classmethod
+    def from_response(
+        cls, status_code: int, headers: Mapping[str, str], content: bytes
+    ) -> APIStatusError:
+        """Build the most specific error for a status, parsing the body leniently."""
+        try:
+            body: ErrorBody | None = msgspec.json.decode(content, type=ErrorBody)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            body = None
+        text = content.decode("utf-8", "replace")
+        if body is not None:
+            detail = body.error.describe()
+        else:
+            detail = text[:_MAX_BODY_IN_MESSAGE] or "(empty body)"
+        request_id = headers.get("x-request-id")
+        suffix = f" (request id {request_id})" if request_id else ""
+        message = f"HTTP {status_code}: {detail}{suffix}"
+        return _class_for_status(status_code)(
+            message, status_code=status_code, headers=headers, body=body, text=text
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed or had invalid parameters."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource (or model, or stored completion)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource was changed concurrently (retried)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but semantically wrong."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; retried, honouring ``Retry-After``."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the router or the provider behind it failed (retried)."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def _class_for_status(status_code: int) -> type[APIStatusError]:
+    if status_code >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status_code, APIStatusError)
+
+
+class APIConnectionError(SudoError):
+    """The request got no complete answer: connection refused or reset, DNS or TLS failure,
+    or the server closed the connection before responding."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A time bound fired. ``bound`` is one of ``connect``, ``first_event``, ``idle``,
+    ``total``, ``write`` or ``pool``; ``seconds`` is its value."""
+
+    bound: str
+    seconds: float | None
+
+    def __init__(self, bound: str, seconds: float | None, detail: str = "") -> None:
+        text = f"timed out: {bound} bound"
+        if seconds is not None:
+            text += f" of {seconds:g} s"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(text)
+        self.bound = bound
+        self.seconds = seconds
+
+
+class APIResponseValidationError(SudoError):
+    """A successful status whose body cannot be used: invalid JSON, an unexpected shape, or
+    a streaming call answered with something other than ``text/event-stream``."""
+
+    status_code: int
+
+    def __init__(self, message: str, *, status_code: int = 200) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class StreamError(SudoError):
+    """Something went wrong inside a stream: an ``{"error": ...}`` event, an undecodable
+    chunk, or a stream that ended early (no ``[DONE]`` and no finish reason).
+
+    ``partial`` is the completion assembled from the chunks received before the failure;
+    ``error`` the server's error object when it sent one.
+    """
+
+    partial: ChatCompletion | None
+    error: ErrorDetail | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: ChatCompletion | None = None,
+        error: ErrorDetail | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.error = error
+
+
+ErrorResponse = APIStatusError
+"""The seed SDK's name for an error status with a JSON ``{"error": ...}`` body."""
+
+SudoDefaultError = APIStatusError
+"""The seed SDK's name for any other 4XX/5XX answer."""
