@@ -1,0 +1,66 @@
+"""A fake Sudo API server on a real socket, for testing clients of the Sudo API.
+
+It speaks HTTP/1.1 (h11, keep-alive, chunked streams) on anyio, so it runs the same under
+asyncio and trio, and it imports no HTTP client::
+
+    from sudo_stream import testing
+
+    async with testing.FakeSudoServer() as server:
+        server.enqueue(
+            testing.Error(429, headers=[("Retry-After", "1")]),
+            testing.Stream(testing.text_chunks("Hello there", model="gpt-4o"), piece_size=7),
+        )
+        ...  # point the client at server.url; inspect server.requests and server.stats
+
+Blocking code uses ``with testing.serve_in_thread() as server:``; a terminal uses
+``python -m sudo_stream.testing --port 8000``.
+
+Scripted responses: :class:`Stream` (with :class:`StallItem` and :class:`Drop` items for
+mid-stream faults), :class:`JSON`, :class:`Error`, :class:`Stall`, :class:`Drop`,
+:class:`Endless`, :class:`Raw`. Chunk builders: :func:`text_chunks`,
+:func:`tool_call_chunks`, and :func:`completion_from_chunks` for the expected result.
+"""
+
+from ._chunks import completion_from_chunks, split_words, text_chunks, tool_call_chunks
+from ._endpoints import DEFAULT_MODELS, DEFAULT_REPLY, TINY_PNG_B64
+from ._play import error_body
+from ._records import RecordedRequest, ServerStats
+from ._responses import (
+    JSON,
+    Drop,
+    Endless,
+    Error,
+    Raw,
+    ScriptedResponse,
+    Stall,
+    StallItem,
+    Stream,
+    StreamItem,
+)
+from ._server import FakeSudoServer
+from ._thread import serve_in_thread
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "DEFAULT_REPLY",
+    "JSON",
+    "TINY_PNG_B64",
+    "Drop",
+    "Endless",
+    "Error",
+    "FakeSudoServer",
+    "Raw",
+    "RecordedRequest",
+    "ScriptedResponse",
+    "ServerStats",
+    "Stall",
+    "StallItem",
+    "Stream",
+    "StreamItem",
+    "completion_from_chunks",
+    "error_body",
+    "serve_in_thread",
+    "split_words",
+    "text_chunks",
+    "tool_call_chunks",
+]

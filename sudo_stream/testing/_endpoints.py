@@ -1,0 +1,224 @@
+"""The fake Sudo API's endpoints: request data in, a scripted response out. No I/O.
+
+A handler raises ``ValueError`` for a bad request (400) and ``LookupError`` for an unknown
+id (404); the dispatcher turns those into error responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._chunks import completion_from_chunks, new_id, text_chunks
+from ._responses import JSON, ScriptedResponse, Stall, Stream
+from ._store import CompletionStore
+
+DEFAULT_REPLY = "Hello! This is a reply from the fake Sudo server."
+"""The assistant text of the default chat completion reply."""
+
+DEFAULT_MODELS = (
+    "gpt-4o",
+    "gpt-4o-mini",
+    "o3-mini",
+    "claude-sonnet-4-20250514",
+    "gemini-2.5-pro",
+    "deepseek-reasoner",
+    "grok-3",
+)
+"""The models ``GET /v1/models`` lists by default."""
+
+_OWNERS = {
+    "gpt": "openai",
+    "claude": "anthropic",
+    "gemini": "google",
+    "deepseek": "deepseek",
+    "grok": "xai",
+}
+
+
+def _png_block(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _tiny_png() -> str:
+    """A valid 1x1 transparent PNG, base64-encoded."""
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)  # 1x1, 8-bit RGBA
+    pixels = zlib.compress(b"\x00" + b"\x00" * 4)  # filter byte, one transparent pixel
+    png = b"\x89PNG\r\n\x1a\n"
+    png += _png_block(b"IHDR", header) + _png_block(b"IDAT", pixels) + _png_block(b"IEND", b"")
+    return base64.b64encode(png).decode()
+
+
+TINY_PNG_B64 = _tiny_png()
+"""The ``b64_json`` of every generated image: a 1x1 transparent PNG."""
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValueError("The request body must be a JSON object.")
+    return body
+
+
+def _required_str(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"Missing required parameter: '{key}'.")
+    return value
+
+
+def _metadata(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("'metadata' must be an object of string values.")
+    return value
+
+
+def _prompt_tokens(messages: Sequence[Any]) -> int:
+    return sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
+
+
+def create_completion(body: Any, reply: str, store: CompletionStore) -> ScriptedResponse:
+    """``POST /v1/chat/completions`` without a scripted response: the default reply."""
+    request = _object(body)
+    model = _required_str(request, "model")
+    messages = request.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError("Missing required parameter: 'messages'.")
+    options = request.get("stream_options") or {}
+    usage = request.get("stream") is not True or options.get("include_usage") is True
+    cid, created, tokens = new_id("chatcmpl"), int(time.time()), _prompt_tokens(messages)
+    chunks = text_chunks(
+        reply, model=model, id=cid, created=created, prompt_tokens=tokens, include_usage=usage
+    )
+    if usage:
+        completion = completion_from_chunks(chunks)
+    else:
+        completion = completion_from_chunks(
+            text_chunks(reply, model=model, id=cid, created=created, prompt_tokens=tokens)
+        )
+    if request.get("store") is True:
+        store.add(completion, messages, _metadata(request.get("metadata")))
+    return Stream(chunks) if request.get("stream") is True else JSON(completion)
+
+
+def store_scripted(body: Any, response: ScriptedResponse, store: CompletionStore) -> None:
+    """Store the completion a scripted response carries, if the request asked for ``store``."""
+    if not isinstance(body, dict) or body.get("store") is not True:
+        return
+    if isinstance(response, Stall) and response.after is not None:
+        response = response.after
+    completion: Any = None
+    if isinstance(response, Stream) and response.status == 200:
+        chunks = [c for c in response.chunks if isinstance(c, Mapping)]
+        completion = completion_from_chunks(chunks) if chunks else None
+    elif isinstance(response, JSON) and response.status == 200:
+        completion = response.body
+    if isinstance(completion, dict) and completion.get("id"):
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        try:
+            metadata = _metadata(body.get("metadata"))
+        except ValueError:
+            metadata = None
+        store.add(completion, messages, metadata)
+
+
+def _limit(query: Mapping[str, str]) -> int:
+    raw = query.get("limit", "20")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"'limit' must be an integer, got '{raw}'.") from None
+
+
+def list_completions(query: Sequence[tuple[str, str]], store: CompletionStore) -> JSON:
+    """``GET /v1/chat/completions``: filtered by model and ``metadata[k]=v``, paginated."""
+    params = dict(query)
+    metadata = {
+        k[len("metadata[") : -1]: v
+        for k, v in query
+        if k.startswith("metadata[") and k.endswith("]")
+    }
+    return JSON(
+        store.list_completions(
+            after=params.get("after"),
+            limit=_limit(params),
+            order=params.get("order", "asc"),
+            model=params.get("model"),
+            metadata=metadata,
+        )
+    )
+
+
+def list_messages(
+    completion_id: str, query: Sequence[tuple[str, str]], store: CompletionStore
+) -> JSON:
+    """``GET /v1/chat/completions/{id}/messages``, paginated."""
+    params = dict(query)
+    return JSON(
+        store.messages(
+            completion_id,
+            after=params.get("after"),
+            limit=_limit(params),
+            order=params.get("order", "asc"),
+        )
+    )
+
+
+def update_completion(completion_id: str, body: Any, store: CompletionStore) -> JSON:
+    """``POST /v1/chat/completions/{id}`` with ``{"metadata": {...}}``."""
+    metadata = _metadata(_object(body).get("metadata"))
+    if metadata is None:
+        raise ValueError("Missing required parameter: 'metadata'.")
+    return JSON(store.update(completion_id, metadata))
+
+
+def delete_completion(completion_id: str, store: CompletionStore) -> JSON:
+    """``DELETE /v1/chat/completions/{id}``."""
+    store.delete(completion_id)
+    return JSON({"id": completion_id, "object": "chat.completion.deleted", "deleted": True})
+
+
+def generate_image(body: Any) -> JSON:
+    """``POST /v1/images/generations``: ``n`` placeholder images as URLs or base64."""
+    request = _object(body)
+    prompt = _required_str(request, "prompt")
+    _required_str(request, "model")
+    n = request.get("n") or 1
+    if not isinstance(n, int) or not 1 <= n <= 10:
+        raise ValueError("'n' must be an integer between 1 and 10.")
+    fmt = request.get("response_format") or "url"
+    if fmt not in ("url", "b64_json"):
+        raise ValueError("'response_format' must be 'url' or 'b64_json'.")
+    data = [
+        {"url": f"https://images.fake-sudo.invalid/{new_id('img')}.png"}
+        if fmt == "url"
+        else {"b64_json": TINY_PNG_B64}
+        for _ in range(n)
+    ]
+    for image in data:
+        image["revised_prompt"] = prompt
+    result: dict[str, Any] = {"created": int(time.time()), "data": data}
+    for key in ("background", "output_format", "quality", "size"):
+        if request.get(key) is not None:
+            result[key] = request[key]
+    return JSON(result)
+
+
+def list_models(models: Sequence[str]) -> JSON:
+    """``GET /v1/models``."""
+
+    def owner(model: str) -> str:
+        prefix = model.split("-")[0]
+        reasoning_o = prefix[:1] == "o" and prefix[1:].isdigit()
+        return _OWNERS.get(prefix, "openai" if reasoning_o else "sudo")
+
+    data = [
+        {"id": m, "object": "model", "created": 1700000000, "owned_by": owner(m)} for m in models
+    ]
+    return JSON({"object": "list", "data": data})

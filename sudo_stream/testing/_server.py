@@ -1,0 +1,148 @@
+"""``FakeSudoServer``: the fake Sudo API on a real TCP socket, for one ``async with`` block."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from ._api import CHAT_PATH, FakeAPI
+from ._connection import serve_connection
+from ._endpoints import DEFAULT_MODELS, DEFAULT_REPLY
+from ._records import RecordedRequest, ServerState, ServerStats
+from ._responses import ScriptedResponse
+
+
+class FakeSudoServer:
+    """A fake Sudo API server: HTTP/1.1 (h11) on anyio, for asyncio and trio alike.
+
+    ``async with FakeSudoServer() as server`` binds ``host:port`` (port 0: a free one) and
+    serves every connection in a task group until the block exits, when every connection
+    is cancelled and closed. Point the client at :attr:`url`.
+
+    ``POST /v1/chat/completions`` answers with the responses given to :meth:`enqueue`, in
+    order, then with a default reply (``reply``, as a stream or as JSON per the request's
+    ``stream`` flag, echoing its model). Stored completions, images, models and health
+    are served from memory. With ``api_key``, requests without ``Authorization: Bearer
+    <api_key>`` get a 401. ``send_buffer_size`` sets ``SO_SNDBUF`` on accepted sockets, to
+    bound how much gets written while a client does not read.
+
+    ``host`` should be an IP address: a name resolving to several addresses gets one
+    listener per address, each on its own port when ``port`` is 0.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        send_buffer_size: int | None = None,
+        reply: str = DEFAULT_REPLY,
+        models: Sequence[str] = DEFAULT_MODELS,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._api = FakeAPI(api_key=api_key, reply=reply, models=models)
+        self._state = ServerState()
+        self._send_buffer_size = send_buffer_size
+        self._stack: AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._bound_port: int | None = None
+
+    async def __aenter__(self) -> FakeSudoServer:
+        if self._stack is not None:
+            raise RuntimeError("this FakeSudoServer is already running")
+        async with AsyncExitStack() as stack:
+            listener = await anyio.create_tcp_listener(local_host=self._host, local_port=self._port)
+            await stack.enter_async_context(listener)
+            self._bound_port = listener.extra(anyio.abc.SocketAttribute.local_port)
+            group = await stack.enter_async_context(anyio.create_task_group())
+            group.start_soon(listener.serve, self._serve, group)
+            self._task_group = group
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, group = self._stack, self._task_group
+        if stack is None or group is None:
+            return
+        self._stack = self._task_group = None
+        group.cancel_scope.cancel()
+        # The block's own exception propagates as it is, not wrapped in an exception group.
+        await stack.__aexit__(None, None, None)
+
+    async def _serve(self, stream: anyio.abc.SocketStream) -> None:
+        await serve_connection(self._state, self._api, self._send_buffer_size, stream)
+
+    @property
+    def host(self) -> str:
+        """The host the server listens on."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port (``RuntimeError`` before the server starts)."""
+        if self._bound_port is None:
+            raise RuntimeError("the FakeSudoServer is not running; use `async with`")
+        return self._bound_port
+
+    @property
+    def url(self) -> str:
+        """The base URL for the client, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    def enqueue(
+        self, *responses: ScriptedResponse, method: str = "POST", path: str = CHAT_PATH
+    ) -> None:
+        """Script the next responses to ``method path`` (default: chat completions), FIFO.
+
+        ``path`` is compared with the request path as sent (percent-encoded, no query).
+        Requests failing auth or with a malformed JSON body do not consume a response.
+        """
+        self._api.enqueue(responses, method, path)
+
+    @property
+    def pending_responses(self) -> int:
+        """How many enqueued responses have not been consumed by a request yet."""
+        return self._api.pending()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in order (the live list)."""
+        return self._state.requests
+
+    @property
+    def stats(self) -> ServerStats:
+        """A snapshot of the connection and byte counters, taken now."""
+        return self._state.snapshot()
+
+    @property
+    def errors(self) -> list[Exception]:
+        """Unexpected exceptions inside the server (its own bugs); client disconnects are not."""
+        return self._state.errors
+
+    def store_completion(
+        self, completion: Mapping[str, Any], messages: Sequence[Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Seed a stored completion (and its request messages); return it as stored.
+
+        An ``id`` is generated if missing, ``metadata`` defaults to ``{}`` and each message
+        without an ``id`` gets ``<completion id>-<n>``.
+        """
+        return self._api.store.add(completion, messages)
+
+    @property
+    def stored_completions(self) -> list[dict[str, Any]]:
+        """Copies of the stored completions, oldest first."""
+        return self._api.store.all()
