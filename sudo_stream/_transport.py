@@ -4,7 +4,7 @@ ours, keep the API key out of every repr and message."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
@@ -141,10 +141,11 @@ class Transport:
     async def read_body(self, response: httpx.Response, deadline: Deadline, limit: int) -> bytes:
         """Read a whole (non-streaming) body, bounded in time and size, then close it."""
         token = read_deadline.set(deadline)
+        body = response.aiter_bytes()
         try:
             parts: list[bytes] = []
             size = 0
-            async for piece in response.aiter_bytes():
+            async for piece in body:
                 size += len(piece)
                 if size > limit:
                     raise APIConnectionError(
@@ -156,7 +157,7 @@ class Transport:
             raise_translated(exc, deadline)
         finally:
             read_deadline.reset(token)
-            await close_response(response)
+            await close_response(response, body)
 
     async def check_status(self, response: httpx.Response, deadline: Deadline) -> None:
         """Raise the matching :class:`APIStatusError` for a 4xx/5xx answer."""
@@ -166,12 +167,27 @@ class Transport:
         raise APIStatusError.from_response(response.status_code, response.headers, body)
 
 
-async def close_response(response: httpx.Response) -> None:
-    """Close a response at once, even while being cancelled."""
+async def close_response(
+    response: httpx.Response, body: AsyncIterator[bytes] | None = None
+) -> None:
+    """Close a response at once, even while being cancelled.
+
+    ``body`` is the response's byte iterator if one was started. httpx and httpcore read
+    bodies through a chain of async generators, which a closed socket alone leaves
+    suspended (trio then warns when they are collected). Once the socket is closed, one
+    more step fails at once and that failure runs through, and ends, every generator.
+    """
     import anyio
 
     with anyio.CancelScope(shield=True):
         await response.aclose()
+        if body is None:
+            return
+        try:
+            while True:
+                await body.__anext__()  # drains what was already buffered, then fails
+        except BaseException:  # noqa: BLE001 (the response is closed; nothing to report)
+            pass
 
 
 def raise_translated(exc: httpx.HTTPError, deadline: Deadline | None) -> NoReturn:

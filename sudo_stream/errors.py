@@ -10,7 +10,7 @@
     │   ├── UnprocessableEntityError   422
     │   ├── RateLimitError             429
     │   └── InternalServerError        5xx
-    ├── APIConnectionError             no (complete) answer: refused, reset, DNS, TLS
+    ├── APIConnectionError             no answer: refused, reset before a response, DNS, TLS
     │   └── APITimeoutError            a time bound fired (``.bound`` names which)
     ├── APIResponseValidationError     a 2xx answer we cannot use (bad JSON, wrong content type)
     └── StreamError                    something wrong inside a stream; carries ``.partial``
@@ -171,7 +171,12 @@ def _class_for_status(status_code: int) -> type[APIStatusError]:
 
 class APIConnectionError(SudoError):
     """The request got no complete answer: connection refused or reset, DNS or TLS failure,
-    or the server closed the connection before responding."""
+    or the server closed the connection before responding.
+
+    ``partial`` is set when a stream had already delivered events: what was assembled.
+    """
+
+    partial: ChatCompletion | None = None
 
 
 class APITimeoutError(APIConnectionError):
@@ -205,7 +210,9 @@ class APIResponseValidationError(SudoError):
 
 class StreamError(SudoError):
     """Something went wrong inside a stream: an ``{"error": ...}`` event, an undecodable
-    chunk, or a stream that ended early (no ``[DONE]`` and no finish reason).
+    chunk, an event over the size limit, a connection lost mid-stream, or a stream that
+    ended early (no ``[DONE]`` and no finish reason). A stall is an :class:`APITimeoutError`
+    (with ``partial`` set) instead.
 
     ``partial`` is the completion assembled from the chunks received before the failure;
     ``error`` the server's error object when it sent one.

@@ -1,0 +1,295 @@
+"""sudo_stream: an async, streaming-first client for the Sudo API.
+
+Names are re-exported here and loaded on first use, so ``import sudo_stream`` stays cheap:
+the I/O layers (httpx, anyio, tenacity) load only when a client is created.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._blocking import (
+        Sudo as Sudo,
+    )
+    from ._config import (
+        BackoffStrategy as BackoffStrategy,
+    )
+    from ._config import (
+        RetryConfig as RetryConfig,
+    )
+    from ._config import (
+        Timeout as Timeout,
+    )
+    from ._stream import (
+        ChatStream as ChatStream,
+    )
+    from ._stream import (
+        StreamRequest as StreamRequest,
+    )
+    from ._stream import (
+        StreamStatistics as StreamStatistics,
+    )
+    from .assembler import (
+        StreamAssembler as StreamAssembler,
+    )
+    from .client import (
+        AsyncSudo as AsyncSudo,
+    )
+    from .errors import (
+        APIConnectionError as APIConnectionError,
+    )
+    from .errors import (
+        APIResponseValidationError as APIResponseValidationError,
+    )
+    from .errors import (
+        APIStatusError as APIStatusError,
+    )
+    from .errors import (
+        APITimeoutError as APITimeoutError,
+    )
+    from .errors import (
+        AuthenticationError as AuthenticationError,
+    )
+    from .errors import (
+        BadRequestError as BadRequestError,
+    )
+    from .errors import (
+        ConflictError as ConflictError,
+    )
+    from .errors import (
+        InternalServerError as InternalServerError,
+    )
+    from .errors import (
+        NotFoundError as NotFoundError,
+    )
+    from .errors import (
+        PermissionDeniedError as PermissionDeniedError,
+    )
+    from .errors import (
+        RateLimitError as RateLimitError,
+    )
+    from .errors import (
+        StreamError as StreamError,
+    )
+    from .errors import (
+        SudoError as SudoError,
+    )
+    from .errors import (
+        UnprocessableEntityError as UnprocessableEntityError,
+    )
+    from .models import (
+        AssistantMessage as AssistantMessage,
+    )
+    from .models import (
+        ChatCompletion as ChatCompletion,
+    )
+    from .models import (
+        ChatCompletionChunk as ChatCompletionChunk,
+    )
+    from .models import (
+        ChatCompletionList as ChatCompletionList,
+    )
+    from .models import (
+        ChatCompletionMessage as ChatCompletionMessage,
+    )
+    from .models import (
+        ChatDeletionConfirmation as ChatDeletionConfirmation,
+    )
+    from .models import (
+        ChatMessageList as ChatMessageList,
+    )
+    from .models import (
+        Choice as Choice,
+    )
+    from .models import (
+        DeveloperMessage as DeveloperMessage,
+    )
+    from .models import (
+        FunctionCall as FunctionCall,
+    )
+    from .models import (
+        FunctionDefinition as FunctionDefinition,
+    )
+    from .models import (
+        ImageGeneration as ImageGeneration,
+    )
+    from .models import (
+        StoredMessage as StoredMessage,
+    )
+    from .models import (
+        SystemMessage as SystemMessage,
+    )
+    from .models import (
+        Tool as Tool,
+    )
+    from .models import (
+        ToolCall as ToolCall,
+    )
+    from .models import (
+        ToolMessage as ToolMessage,
+    )
+    from .models import (
+        Usage as Usage,
+    )
+    from .models import (
+        UserMessage as UserMessage,
+    )
+    from .models.events import (
+        Finished as Finished,
+    )
+    from .models.events import (
+        LogprobsDelta as LogprobsDelta,
+    )
+    from .models.events import (
+        ReasoningDelta as ReasoningDelta,
+    )
+    from .models.events import (
+        RefusalDelta as RefusalDelta,
+    )
+    from .models.events import (
+        StreamEvent as StreamEvent,
+    )
+    from .models.events import (
+        TextDelta as TextDelta,
+    )
+    from .models.events import (
+        ToolArgumentsDelta as ToolArgumentsDelta,
+    )
+    from .models.events import (
+        ToolCallDone as ToolCallDone,
+    )
+    from .models.events import (
+        ToolCallStarted as ToolCallStarted,
+    )
+    from .models.events import (
+        UsageReceived as UsageReceived,
+    )
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "Sudo": "._blocking",
+    "AsyncSudo": ".client",
+    "ChatStream": "._stream",
+    "StreamRequest": "._stream",
+    "StreamStatistics": "._stream",
+    "StreamAssembler": ".assembler",
+    "BackoffStrategy": "._config",
+    "RetryConfig": "._config",
+    "Timeout": "._config",
+    "APIConnectionError": ".errors",
+    "APIResponseValidationError": ".errors",
+    "APIStatusError": ".errors",
+    "APITimeoutError": ".errors",
+    "AuthenticationError": ".errors",
+    "BadRequestError": ".errors",
+    "ConflictError": ".errors",
+    "InternalServerError": ".errors",
+    "NotFoundError": ".errors",
+    "PermissionDeniedError": ".errors",
+    "RateLimitError": ".errors",
+    "StreamError": ".errors",
+    "SudoError": ".errors",
+    "UnprocessableEntityError": ".errors",
+    "AssistantMessage": ".models",
+    "ChatCompletion": ".models",
+    "ChatCompletionChunk": ".models",
+    "ChatCompletionList": ".models",
+    "ChatCompletionMessage": ".models",
+    "ChatDeletionConfirmation": ".models",
+    "ChatMessageList": ".models",
+    "Choice": ".models",
+    "DeveloperMessage": ".models",
+    "FunctionCall": ".models",
+    "FunctionDefinition": ".models",
+    "ImageGeneration": ".models",
+    "StoredMessage": ".models",
+    "SystemMessage": ".models",
+    "Tool": ".models",
+    "ToolCall": ".models",
+    "ToolMessage": ".models",
+    "Usage": ".models",
+    "UserMessage": ".models",
+    "Finished": ".models.events",
+    "LogprobsDelta": ".models.events",
+    "ReasoningDelta": ".models.events",
+    "RefusalDelta": ".models.events",
+    "StreamEvent": ".models.events",
+    "TextDelta": ".models.events",
+    "ToolArgumentsDelta": ".models.events",
+    "ToolCallDone": ".models.events",
+    "ToolCallStarted": ".models.events",
+    "UsageReceived": ".models.events",
+}
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AssistantMessage",
+    "AsyncSudo",
+    "AuthenticationError",
+    "BackoffStrategy",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionList",
+    "ChatCompletionMessage",
+    "ChatDeletionConfirmation",
+    "ChatMessageList",
+    "ChatStream",
+    "Choice",
+    "ConflictError",
+    "DeveloperMessage",
+    "Finished",
+    "FunctionCall",
+    "FunctionDefinition",
+    "ImageGeneration",
+    "InternalServerError",
+    "LogprobsDelta",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReasoningDelta",
+    "RefusalDelta",
+    "RetryConfig",
+    "StoredMessage",
+    "StreamAssembler",
+    "StreamError",
+    "StreamEvent",
+    "StreamRequest",
+    "StreamStatistics",
+    "Sudo",
+    "SudoError",
+    "SystemMessage",
+    "TextDelta",
+    "Timeout",
+    "Tool",
+    "ToolArgumentsDelta",
+    "ToolCall",
+    "ToolCallDone",
+    "ToolCallStarted",
+    "ToolMessage",
+    "UnprocessableEntityError",
+    "Usage",
+    "UsageReceived",
+    "UserMessage",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'sudo_stream' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

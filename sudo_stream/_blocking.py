@@ -1,0 +1,340 @@
+"""Sudo, the blocking facade: the async client run on an event loop in a helper thread
+(an anyio blocking portal). Same surface, synchronous; not a second implementation."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from typing_extensions import Unpack
+
+from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
+from ._params import CallOptions, ChatParams, ImageParams
+from ._stream import ChatStream, StreamStatistics
+from .client import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RESPONSE_SIZE, AsyncSudo
+from .models.completion import ChatCompletion
+from .models.events import StreamEvent
+from .models.image import ImageGeneration
+from .models.request import MessageParam
+from .models.service import HealthStatus, ModelList
+from .models.stored import (
+    ChatCompletionList,
+    ChatDeletionConfirmation,
+    ChatMessageList,
+    ListPage,
+    StoredMessage,
+)
+from .router import AsyncPager
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+Page = TypeVar("Page", bound="ListPage[Any]")
+
+_DEFAULT_RETRIES = RetryConfig()
+_DEFAULT_TIMEOUT = Timeout()
+
+
+class _Runner:
+    """Runs coroutines on the portal's loop; Ctrl-C cancels the running one."""
+
+    def __init__(self, portal: BlockingPortal) -> None:
+        self.portal = portal
+
+    def run(self, func: Callable[[], Awaitable[T]]) -> T:
+        future = self.portal.start_task_soon(func)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # e.g. KeyboardInterrupt: stop the task, which closes its stream
+            raise
+
+    def iterate(self, source: AsyncIterator[T]) -> Iterator[T]:
+        while True:
+            try:
+                yield self.run(source.__anext__)
+            except StopAsyncIteration:
+                return
+
+
+class Stream(AbstractContextManager["Stream"]):
+    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early."""
+
+    def __init__(self, runner: _Runner, stream: ChatStream) -> None:
+        self._runner = runner
+        self._stream = stream
+        self._chunks = runner.iterate(stream)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._chunks
+
+    def __next__(self) -> Any:
+        return next(self._chunks)
+
+    def events(self) -> Iterator[StreamEvent]:
+        """Typed events, as :meth:`ChatStream.events`."""
+        return self._runner.iterate(self._stream.events())
+
+    def text(self, choice_index: int = 0) -> Iterator[str]:
+        """Text deltas of one choice."""
+        return self._runner.iterate(self._stream.text(choice_index))
+
+    def final_completion(self) -> ChatCompletion:
+        """Read the rest and return the assembled completion."""
+        return self._runner.run(self._stream.final_completion)
+
+    def statistics(self) -> StreamStatistics:
+        """Progress so far."""
+        return self._stream.statistics()
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's request id."""
+        return self._stream.request_id
+
+    @property
+    def closed(self) -> bool:
+        """True once the response is closed."""
+        return self._stream.closed
+
+    def close(self) -> None:
+        """Close the response now."""
+        if not self._stream.closed:
+            self._runner.run(self._stream.aclose)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SyncPage(Generic[Page, Item]):
+    """A fetched list page; iterating it walks the items of every page, fetching lazily."""
+
+    def __init__(self, runner: _Runner, pager: AsyncPager[Page, Item], page: Page) -> None:
+        self._runner = runner
+        self._pager = pager
+        self.page = page
+
+    @property
+    def data(self) -> list[Item]:
+        """The items of this page."""
+        data: list[Item] = self.page.data
+        return data
+
+    @property
+    def has_more(self) -> bool:
+        """Whether a next page exists."""
+        value: bool = self.page.has_more
+        return value
+
+    @property
+    def first_id(self) -> str | None:
+        """Id of the first item of this page."""
+        value: str | None = self.page.first_id
+        return value
+
+    @property
+    def last_id(self) -> str | None:
+        """Id of the last item of this page."""
+        value: str | None = self.page.last_id
+        return value
+
+    def pages(self) -> Iterator[Page]:
+        """This page, then every following page."""
+        yield self.page
+        yield from self._runner.iterate(self._pager.pages(after_page=self.page))
+
+    def __iter__(self) -> Iterator[Item]:
+        for page in self.pages():
+            yield from page.data
+
+    def __repr__(self) -> str:
+        return repr(self.page)
+
+
+class Router:
+    """The router operations of :class:`Sudo`, blocking."""
+
+    def __init__(self, owner: Sudo) -> None:
+        self._owner = owner
+        self._runner = owner._runner
+        self._router = owner._client.router
+
+    def create(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        stream: bool = False,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """Create a chat completion and wait for it."""
+        return self._runner.run(
+            lambda: self._router.create(messages=messages, model=model, stream=stream, **params)
+        )
+
+    def create_streaming(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        stream: bool = True,
+        **params: Unpack[ChatParams],
+    ) -> Stream:
+        """Open a chat stream (after its first event arrived)."""
+        request = self._router.create_streaming(
+            messages=messages, model=model, stream=stream, **params
+        )
+
+        async def open_stream() -> ChatStream:
+            return await request
+
+        blocking = Stream(self._runner, self._runner.run(open_stream))
+        self._owner._streams.add(blocking)
+        return blocking
+
+    def list_chat_completions(
+        self,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        model: str | None = None,
+        order: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> SyncPage[ChatCompletionList, ChatCompletion]:
+        """The first page of stored completions; iterate it for all of them."""
+        pager = self._router.list_chat_completions(
+            after=after, limit=limit, metadata=metadata, model=model, order=order, **options
+        )
+        return SyncPage(self._runner, pager, self._runner.run(pager.first_page))
+
+    def get_chat_completion(
+        self, *, completion_id: str, **options: Unpack[CallOptions]
+    ) -> ChatCompletion:
+        """A stored chat completion."""
+        return self._runner.run(
+            lambda: self._router.get_chat_completion(completion_id=completion_id, **options)
+        )
+
+    def update_chat_completion(
+        self, *, completion_id: str, metadata: Mapping[str, str], **options: Unpack[CallOptions]
+    ) -> ChatCompletion:
+        """Replace a stored completion's metadata."""
+        return self._runner.run(
+            lambda: self._router.update_chat_completion(
+                completion_id=completion_id, metadata=metadata, **options
+            )
+        )
+
+    def delete_chat_completion(
+        self, *, completion_id: str, **options: Unpack[CallOptions]
+    ) -> ChatDeletionConfirmation:
+        """Delete a stored chat completion."""
+        return self._runner.run(
+            lambda: self._router.delete_chat_completion(completion_id=completion_id, **options)
+        )
+
+    def get_chat_completion_messages(
+        self,
+        *,
+        completion_id: str,
+        after: str | None = None,
+        limit: int | None = None,
+        order: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> SyncPage[ChatMessageList, StoredMessage]:
+        """The first page of a stored completion's messages; iterate it for all of them."""
+        pager = self._router.get_chat_completion_messages(
+            completion_id=completion_id, after=after, limit=limit, order=order, **options
+        )
+        return SyncPage(self._runner, pager, self._runner.run(pager.first_page))
+
+    def generate_image(
+        self, *, prompt: str, model: str, **params: Unpack[ImageParams]
+    ) -> ImageGeneration:
+        """Generate images."""
+        return self._runner.run(
+            lambda: self._router.generate_image(prompt=prompt, model=model, **params)
+        )
+
+    def get_supported_models(self, **options: Unpack[CallOptions]) -> ModelList:
+        """The models the router serves."""
+        return self._runner.run(lambda: self._router.get_supported_models(**options))
+
+    def health_check(self, **options: Unpack[CallOptions]) -> HealthStatus:
+        """The service's health."""
+        return self._runner.run(lambda: self._router.health_check(**options))
+
+
+class Sudo(AbstractContextManager["Sudo"]):
+    """Blocking client of the Sudo API, for scripts and the seed SDK's examples.
+
+    It runs an :class:`AsyncSudo` on an event loop in a helper thread (``backend`` is
+    ``"asyncio"`` or ``"trio"``). Use ``with Sudo(...) as sudo:`` or call :meth:`close`;
+    closing also closes every stream still open.
+    """
+
+    router: Router
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        server_url: str | None = None,
+        *,
+        retries: RetryLike = _DEFAULT_RETRIES,
+        timeout: TimeoutLike = _DEFAULT_TIMEOUT,
+        default_headers: Mapping[str, str] | None = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        backend: Literal["asyncio", "trio"] = "asyncio",
+    ) -> None:
+        self._client = AsyncSudo(
+            api_key,
+            server_url,
+            retries=retries,
+            timeout=timeout,
+            default_headers=default_headers,
+            max_event_size=max_event_size,
+            max_response_size=max_response_size,
+        )
+        self._portal_cm = start_blocking_portal(backend)
+        self._runner = _Runner(self._portal_cm.__enter__())
+        self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        self._closed = False
+        self.router = Router(self)
+
+    @property
+    def server_url(self) -> str:
+        """The base URL requests go to."""
+        return self._client.server_url
+
+    def __repr__(self) -> str:
+        return repr(self._client).replace("AsyncSudo", "Sudo", 1)
+
+    def close(self) -> None:
+        """Close open streams, the connection pool and the helper thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for stream in list(self._streams):
+                stream.close()
+            self._runner.run(self._client.aclose)
+        finally:
+            self._portal_cm.__exit__(None, None, None)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

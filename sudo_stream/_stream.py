@@ -1,0 +1,517 @@
+"""ChatStream: the pull loop socket -> SSE parser -> chunk decoder -> assembler.
+
+Nothing reads ahead of the consumer: the socket is read only when the parser has no
+complete event left, so a slow consumer slows the server down (backpressure) and memory
+stays bounded. Every exit (end, error, cancellation, leaving early) closes the response
+under a shield, which returns or discards the connection at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+import msgspec
+
+from ._config import RetryConfig, Timeout
+from ._deadline import Deadline, read_deadline
+from ._retry import RetryableStreamError, call_with_retries
+from ._transport import Transport, close_response, translate
+from .assembler import StreamAssembler, StreamChunkError
+from .errors import APIResponseValidationError, APITimeoutError, StreamError, SudoError
+from .models.chunk import ChatCompletionChunk
+from .models.common import ErrorBody, ErrorDetail
+from .models.events import StreamEvent, TextDelta
+from .sse import ServerSentEvent, SSEError, SSEParser
+
+if TYPE_CHECKING:
+    from .models.completion import ChatCompletion
+
+_decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
+_DONE = "[DONE]"
+_DRAIN_LIMIT = 64 * 1024  # bytes read after [DONE] so the connection can be reused
+
+
+@dataclass(frozen=True)
+class StreamStatistics:
+    """A snapshot of a stream's progress, for UIs and logs."""
+
+    events: int
+    """Chunks received (SSE events carrying JSON)."""
+    bytes_received: int
+    time_to_first_event: float | None
+    """Seconds from sending the request to the first event, or None before it."""
+    elapsed: float
+    """Seconds since the request was sent (until the stream ended, once it has)."""
+    finished: bool
+
+    @property
+    def events_per_second(self) -> float:
+        """Average event rate since the first event."""
+        if self.time_to_first_event is None:
+            return 0.0
+        span = self.elapsed - self.time_to_first_event
+        return self.events / span if span > 0 else 0.0
+
+
+class ChatStream:
+    """An open streaming chat completion.
+
+    Iterate it for :class:`ChatCompletionChunk` objects in arrival order, or use
+    :meth:`events` for typed events, :meth:`text` for text deltas, and
+    :meth:`final_completion` for the assembled :class:`ChatCompletion`. Use it as an async
+    context manager (or call :meth:`aclose`) so that leaving early releases the connection.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        deadline_reads: bool,
+        timeout: Timeout,
+        deadline: Deadline,
+        total_at: float | None,
+        started: float,
+        max_event_size: int,
+    ) -> None:
+        self.response = response
+        self._raw = response.aiter_raw()
+        self._deadline_reads = deadline_reads
+        self._timeout = timeout
+        self._deadline = deadline
+        self._total_at = total_at
+        self._started = started
+        self._parser = SSEParser(max_event_size=max_event_size)
+        self._assembler = StreamAssembler()
+        self._pending: list[ServerSentEvent] = []
+        self._next = 0
+        self._lookahead: ChatCompletionChunk | None = None
+        self._events = 0
+        self._bytes = 0
+        self._first_at: float | None = None
+        self._ended_at: float | None = None
+        self._eof = False
+        self._finished = False
+        self._closed = False
+
+    # -- public surface -----------------------------------------------------------------
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response headers."""
+        return self.response.headers
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's ``x-request-id`` for this request, if it sent one."""
+        request_id: str | None = self.response.headers.get("x-request-id")
+        return request_id
+
+    @property
+    def closed(self) -> bool:
+        """True once the response is closed (stream finished, failed or left)."""
+        return self._closed
+
+    def statistics(self) -> StreamStatistics:
+        """Progress so far: events, bytes, time to first event, elapsed time."""
+        end = self._ended_at if self._ended_at is not None else time.monotonic()
+        return StreamStatistics(
+            events=self._events,
+            bytes_received=self._bytes,
+            time_to_first_event=None if self._first_at is None else self._first_at - self._started,
+            elapsed=end - self._started,
+            finished=self._finished,
+        )
+
+    def current_completion(self) -> ChatCompletion:
+        """The completion assembled from the chunks received so far."""
+        return self._assembler.completion()
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        chunk = await self._next_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        try:
+            self._assembler.absorb(chunk)
+        except StreamChunkError as exc:
+            await self._abort()
+            raise self._error_event(exc.detail) from None
+        return chunk
+
+    def events(self) -> AsyncIterator[StreamEvent]:
+        """Typed events (text, reasoning, refusal and tool-argument deltas, tool call done
+        with parsed arguments, usage, finish), each with its choice index."""
+        return _EventIterator(self)
+
+    def text(self, choice_index: int = 0) -> AsyncIterator[str]:
+        """The text deltas of one choice, as they arrive."""
+        return _TextIterator(_EventIterator(self), choice_index)
+
+    async def final_completion(self) -> ChatCompletion:
+        """Read the rest of the stream and return the assembled completion."""
+        while await self._next_chunk_absorbed():
+            pass
+        return self._assembler.completion()
+
+    async def aclose(self) -> None:
+        """Close the response now (safe to call more than once, and while cancelled)."""
+        if not self._closed:
+            self._closed = True
+            if self._ended_at is None:
+                self._ended_at = time.monotonic()
+            await close_response(self.response, self._raw)
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<ChatStream {state} status={self.response.status_code} events={self._events}>"
+
+    # -- the pull loop --------------------------------------------------------------------
+
+    async def _next_chunk_absorbed(self) -> bool:
+        chunk = await self._next_chunk()
+        if chunk is None:
+            return False
+        try:
+            self._assembler.absorb(chunk)
+        except StreamChunkError as exc:
+            await self._abort()
+            raise self._error_event(exc.detail) from None
+        return True
+
+    async def _next_chunk(self) -> ChatCompletionChunk | None:
+        """The next decoded chunk, or None at the end. Never absorbs it."""
+        if self._lookahead is not None:
+            first, self._lookahead = self._lookahead, None
+            return first
+        try:
+            while not self._finished:
+                if self._next < len(self._pending):
+                    event = self._pending[self._next]
+                    self._next += 1
+                    chunk = self._decode(event)
+                    if chunk is not None:
+                        self._events += 1
+                        return chunk
+                elif self._closed:
+                    raise StreamError(
+                        "the stream was closed before its end",
+                        partial=self._assembler.completion(),
+                    )
+                elif not await self._fill():
+                    self._end_of_body()
+            await self._finish_connection()
+            return None
+        except BaseException:
+            await self._abort()
+            raise
+
+    def _decode(self, event: ServerSentEvent) -> ChatCompletionChunk | None:
+        data = event.data
+        if data == _DONE:
+            self._finished = True
+            return None
+        if event.event != "message":
+            if event.event == "error":
+                raise self._error_event(_error_detail(data))
+            return None  # a named event of another kind: not a chunk
+        try:
+            return _decode_chunk(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise StreamError(
+                f"undecodable chunk after {self._events} events: {exc} (data {data[:200]!r})",
+                partial=self._assembler.completion(),
+            ) from exc
+
+    async def _fill(self) -> bool:
+        """Read once from the socket and parse; False at the end of the body."""
+        if self._eof:
+            return False
+        deadline = self._deadline
+        if self._deadline_reads:
+            token = read_deadline.set(deadline)
+            try:
+                data = await self._raw.__anext__()
+            except StopAsyncIteration:
+                data = b""
+            except httpx.HTTPError as exc:
+                raise self._with_partial(translate(exc, deadline)) from exc
+            finally:
+                read_deadline.reset(token)
+        else:
+            data = await self._fill_with_scope(deadline)
+        if not data:
+            self._eof = True
+            return False
+        self._bytes += len(data)
+        try:
+            events = self._parser.feed(data)
+        except SSEError as exc:
+            raise StreamError(str(exc), partial=self._assembler.completion()) from exc
+        if events:
+            self._pending = events
+            self._next = 0
+            now = time.monotonic()
+            if self._first_at is None:
+                self._first_at = now
+            self._arm("idle", self._timeout.idle, now)
+        return True
+
+    async def _fill_with_scope(self, deadline: Deadline) -> bytes:
+        # A borrowed http_client does not honour our deadlines: bound this read ourselves.
+        with anyio.CancelScope(deadline=anyio.current_time() + deadline.remaining()) as scope:
+            try:
+                return await self._raw.__anext__()
+            except StopAsyncIteration:
+                return b""
+            except httpx.HTTPError as exc:
+                raise self._with_partial(translate(exc, deadline)) from exc
+        assert scope.cancelled_caught
+        raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
+
+    def _arm(self, bound: str, seconds: float | None, now: float) -> None:
+        deadline = self._deadline
+        at = float("inf") if seconds is None else now + seconds
+        if self._total_at is not None and self._total_at <= at:
+            deadline.at, deadline.bound, deadline.seconds = (
+                self._total_at,
+                "total",
+                self._timeout.total,
+            )
+        else:
+            deadline.at, deadline.bound, deadline.seconds = at, bound, seconds
+
+    def _end_of_body(self) -> None:
+        self._ended_at = time.monotonic()
+        self._parser.close()
+        if self._assembler.finished:
+            # Some providers omit [DONE]; a finish reason on every choice is just as final.
+            self._finished = True
+            return
+        cut = " inside an event" if self._parser.truncated else ""
+        raise StreamError(
+            f"stream ended{cut} after {self._events} events without [DONE] or a finish reason",
+            partial=self._assembler.completion(),
+        )
+
+    async def _finish_connection(self) -> None:
+        """After [DONE]: read the (usually empty) rest of the body so the connection can
+        be reused, then close. Anything after [DONE] is ignored."""
+        if self._closed:
+            return
+        if not self._eof:
+            self._arm("idle", min(self._timeout.idle or 1.0, 1.0), time.monotonic())
+            drained = 0
+            try:
+                while drained <= _DRAIN_LIMIT:
+                    data = await self._read_raw()
+                    if not data:
+                        break
+                    drained += len(data)
+            except (SudoError, httpx.HTTPError):
+                pass  # the answer is complete; a broken tail only costs the connection
+        await self.aclose()
+
+    async def _read_raw(self) -> bytes:
+        if self._deadline_reads:
+            token = read_deadline.set(self._deadline)
+            try:
+                return await self._raw.__anext__()
+            except StopAsyncIteration:
+                return b""
+            finally:
+                read_deadline.reset(token)
+        return await self._fill_with_scope(self._deadline)
+
+    async def _abort(self) -> None:
+        await self.aclose()
+
+    def _with_partial(self, exc: SudoError) -> SudoError:
+        """Once events were delivered, a failure says so and carries what was assembled."""
+        if not self._events or isinstance(exc, StreamError):
+            return exc
+        partial = self._assembler.completion()
+        if isinstance(exc, APITimeoutError):
+            exc.partial = partial
+            return exc
+        return StreamError(f"{exc.message} after {self._events} events", partial=partial)
+
+    def _error_event(self, detail: ErrorDetail, *, retryable: bool = False) -> StreamError:
+        cls = RetryableStreamError if retryable else StreamError
+        return cls(
+            f"error event in stream: {detail.describe()}",
+            partial=self._assembler.completion(),
+            error=detail,
+        )
+
+    # -- opening ------------------------------------------------------------------------
+
+    async def _prefetch(self) -> None:
+        """Wait for the first chunk (so a failure before it can be retried) and keep it."""
+        try:
+            chunk = await self._next_chunk()
+        except StreamError as exc:
+            if exc.error is not None:  # an `event: error` before anything else
+                raise self._error_event(exc.error, retryable=True) from None
+            raise
+        if chunk is not None and chunk.error is not None:
+            await self._abort()
+            raise self._error_event(chunk.error, retryable=True)
+        self._lookahead = chunk
+
+
+class _EventIterator:
+    """Typed events of a stream: chunks go through ``StreamAssembler.add``."""
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+        self._queue: list[StreamEvent] = []
+        self._index = 0
+        self._flushed = False
+
+    def __aiter__(self) -> _EventIterator:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        stream = self._stream
+        while self._index >= len(self._queue):
+            chunk = await stream._next_chunk()
+            if chunk is None:
+                if self._flushed:
+                    raise StopAsyncIteration
+                self._flushed = True
+                self._queue, self._index = stream._assembler.close(), 0
+                continue
+            try:
+                self._queue, self._index = stream._assembler.add(chunk), 0
+            except StreamChunkError as exc:
+                await stream._abort()
+                raise stream._error_event(exc.detail) from None
+        event = self._queue[self._index]
+        self._index += 1
+        return event
+
+
+class _TextIterator:
+    """The text deltas of one choice."""
+
+    def __init__(self, events: _EventIterator, choice_index: int) -> None:
+        self._events = events
+        self._choice = choice_index
+
+    def __aiter__(self) -> _TextIterator:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            event = await self._events.__anext__()
+            if isinstance(event, TextDelta) and event.choice_index == self._choice:
+                return event.text
+
+
+def _error_detail(data: str) -> ErrorDetail:
+    try:
+        return msgspec.json.decode(data, type=ErrorBody).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    try:
+        return msgspec.json.decode(data, type=ErrorDetail)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return ErrorDetail(message=data[:500] or "error event")
+
+
+class StreamRequest:
+    """What ``create_streaming`` returns: ``await`` it for an open :class:`ChatStream`, or
+    use it as ``async with`` to have the stream closed when the block ends."""
+
+    def __init__(self, open_stream: Callable[[], Awaitable[ChatStream]]) -> None:
+        self._open = open_stream
+        self._stream: ChatStream | None = None
+
+    def __await__(self) -> Generator[Any, None, ChatStream]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> ChatStream:
+        self._stream = await self._open()
+        return self._stream
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+
+
+async def open_chat_stream(  # noqa: ASYNC109 (a Timeout of several bounds)
+    transport: Transport,
+    build: Callable[[], httpx.Request],
+    *,
+    timeout: Timeout,
+    retries: RetryConfig,
+    max_event_size: int,
+) -> ChatStream:
+    """Send a streaming request (with retries until the first event) and return the stream."""
+    started = time.monotonic()
+    total_at = None if timeout.total is None else started + timeout.total
+
+    async def attempt() -> ChatStream:
+        now = time.monotonic()
+        deadline = Deadline(0.0, "first_event", timeout.first_event)
+        response = await transport.send(build(), _armed(deadline, timeout, now, total_at))
+        try:
+            await transport.check_status(response, deadline)
+            content_type = response.headers.get("content-type", "")
+            if not content_type.startswith("text/event-stream"):
+                body = await transport.read_body(response, deadline, limit=1 << 16)
+                raise APIResponseValidationError(
+                    f"expected a text/event-stream answer to a streaming request, got "
+                    f"{content_type or 'no content type'}: {body[:200]!r}",
+                    status_code=response.status_code,
+                )
+        except BaseException:
+            await close_response(response)
+            raise
+        stream = ChatStream(
+            response,
+            deadline_reads=transport.deadline_reads,
+            timeout=timeout,
+            deadline=deadline,
+            total_at=total_at,
+            started=started,
+            max_event_size=max_event_size,
+        )
+        await stream._prefetch()
+        return stream
+
+    return await call_with_retries(attempt, retries)
+
+
+def _armed(deadline: Deadline, timeout: Timeout, now: float, total_at: float | None) -> Deadline:
+    seconds = timeout.first_event
+    at = float("inf") if seconds is None else now + seconds
+    if total_at is not None and total_at <= at:
+        deadline.at, deadline.bound, deadline.seconds = total_at, "total", timeout.total
+    else:
+        deadline.at = at
+    return deadline

@@ -1,0 +1,186 @@
+"""AsyncSudo, the client."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import anyio
+import httpx
+import msgspec
+
+from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
+from ._deadline import Deadline
+from ._params import CallOptions
+from ._retry import call_with_retries
+from ._stream import ChatStream, open_chat_stream
+from ._transport import DEFAULT_SERVER_URL, Transport, redact
+from .errors import APIResponseValidationError, APITimeoutError
+from .router import AsyncRouter
+
+T = TypeVar("T")
+
+_DEFAULT_RETRIES = RetryConfig()
+_DEFAULT_TIMEOUT = Timeout()
+DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+
+
+class AsyncSudo:
+    """Async client of the Sudo API. Runs on asyncio and trio.
+
+    ``api_key`` falls back to ``$SUDO_API_KEY`` and ``server_url`` to ``$SUDO_SERVER_URL``
+    (default ``https://sudoapp.dev/api``). ``retries`` is a :class:`RetryConfig` (or a
+    number of retries); ``timeout`` a :class:`Timeout` or seconds. Bring your own
+    ``http_client`` to share a pool; it is not closed by :meth:`aclose`.
+
+    Use it as ``async with AsyncSudo() as sudo:``, or call :meth:`aclose` when done.
+    """
+
+    router: AsyncRouter
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        server_url: str | None = None,
+        *,
+        retries: RetryLike = _DEFAULT_RETRIES,
+        timeout: TimeoutLike = _DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get("SUDO_API_KEY")
+        if server_url is None:
+            server_url = os.environ.get("SUDO_SERVER_URL") or DEFAULT_SERVER_URL
+        for name, size in (
+            ("max_event_size", max_event_size),
+            ("max_response_size", max_response_size),
+        ):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name} must be a positive int, got {size!r}")
+        self._transport = Transport(
+            api_key=api_key or None,
+            server_url=server_url,
+            http_client=http_client,
+            default_headers=default_headers,
+        )
+        self._api_key = api_key or None
+        self._retries = RetryConfig.of(retries)
+        self._timeout = Timeout.of(timeout)
+        self._max_event_size = max_event_size
+        self._max_response_size = max_response_size
+        self.router = AsyncRouter(self)
+
+    @property
+    def server_url(self) -> str:
+        """The base URL requests go to."""
+        return self._transport.base_url
+
+    def __repr__(self) -> str:
+        return f"AsyncSudo(server_url={self.server_url!r}, api_key={redact(self._api_key)})"
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was brought with ``http_client``)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncSudo:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- used by the router ------------------------------------------------------------
+
+    def _options(self, options: CallOptions) -> tuple[RetryConfig, Timeout]:
+        retries = RetryConfig.of(options["retries"]) if "retries" in options else self._retries
+        timeout = Timeout.of(options["timeout"]) if "timeout" in options else self._timeout
+        return retries, timeout
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        timeout: Timeout,
+        options: CallOptions,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        content: bytes | None = None,
+        accept: str | None = None,
+    ) -> httpx.Request:
+        params = list(query)
+        extra_query = options.get("extra_query")
+        if extra_query:
+            params.extend((str(k), str(v)) for k, v in extra_query.items())
+        return self._transport.build(
+            method,
+            path,
+            timeout=timeout,
+            params=params,
+            content=content,
+            headers=options.get("extra_headers"),
+            accept=accept,
+        )
+
+    async def _execute(
+        self,
+        method: str,
+        path: str,
+        result_type: type[T],
+        *,
+        options: CallOptions,
+        query: Sequence[tuple[str, str]] = (),
+        content: bytes | None = None,
+    ) -> T:
+        """Send a request (with retries) and decode its JSON answer as ``result_type``."""
+        retries, timeout = self._options(options)
+        transport = self._transport
+        started = time.monotonic()
+        total_at = None if timeout.total is None else started + timeout.total
+
+        async def attempt() -> T:
+            seconds = timeout.first_event
+            at = float("inf") if seconds is None else time.monotonic() + seconds
+            deadline = Deadline(at, "first_event", seconds)
+            if total_at is not None and total_at <= at:
+                deadline = Deadline(total_at, "total", timeout.total)
+            request = self._build(method, path, timeout, options, query=query, content=content)
+            response = await transport.send(request, deadline)
+            await transport.check_status(response, deadline)
+            body = await transport.read_body(response, deadline, self._max_response_size)
+            try:
+                return msgspec.json.decode(body, type=result_type)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise APIResponseValidationError(
+                    f"unexpected answer to {method} {path}: {exc} (body {body[:200]!r})",
+                    status_code=response.status_code,
+                ) from exc
+
+        if timeout.total is None:
+            return await call_with_retries(attempt, retries)
+        with anyio.move_on_after(timeout.total) as scope:
+            return await call_with_retries(attempt, retries)
+        assert scope.cancelled_caught
+        raise APITimeoutError("total", timeout.total, f"on {method} {path}")
+
+    async def _open_stream(self, path: str, content: bytes, options: CallOptions) -> ChatStream:
+        retries, timeout = self._options(options)
+        return await open_chat_stream(
+            self._transport,
+            lambda: self._build(
+                "POST", path, timeout, options, content=content, accept="text/event-stream"
+            ),
+            timeout=timeout,
+            retries=retries,
+            max_event_size=self._max_event_size,
+        )

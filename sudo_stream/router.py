@@ -1,0 +1,269 @@
+"""The operations of the Sudo API, thin: build the request, send it, decode the answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import quote
+
+import msgspec
+from typing_extensions import Unpack
+
+from ._params import (
+    CHAT_FIELDS,
+    IMAGE_FIELDS,
+    CallOptions,
+    ChatParams,
+    ImageParams,
+    check_chat,
+    check_image,
+    split_params,
+)
+from ._stream import StreamRequest
+from .models.completion import ChatCompletion
+from .models.image import ImageGeneration
+from .models.request import ChatCompletionRequest, ImageGenerationRequest, MessageParam
+from .models.service import HealthStatus, ModelList
+from .models.stored import (
+    ChatCompletionList,
+    ChatDeletionConfirmation,
+    ChatMessageList,
+    ListPage,
+    StoredMessage,
+)
+
+if TYPE_CHECKING:
+    from .client import AsyncSudo
+
+Item = TypeVar("Item")
+Page = TypeVar("Page", bound="ListPage[Any]")
+
+_CHAT_PATH = "/v1/chat/completions"
+
+
+def _encode_body(struct: msgspec.Struct, extra_body: Mapping[str, Any] | None) -> bytes:
+    if not extra_body:
+        return msgspec.json.encode(struct)
+    merged = msgspec.to_builtins(struct)
+    merged.update(extra_body)
+    return msgspec.json.encode(merged)
+
+
+def _completion_path(completion_id: str, suffix: str = "") -> str:
+    if not isinstance(completion_id, str) or not completion_id:
+        raise ValueError(f"completion_id must be a non-empty string, got {completion_id!r}")
+    # Escape everything, '/' included, so an id can never change the path.
+    return f"{_CHAT_PATH}/{quote(completion_id, safe='')}{suffix}"
+
+
+def _list_query(**params: Any) -> list[tuple[str, str]]:
+    query: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if name == "metadata":
+            if not isinstance(value, Mapping):
+                raise TypeError("metadata must be a mapping of str to str")
+            for key, item in value.items():
+                if not isinstance(key, str) or not isinstance(item, str):
+                    raise TypeError("metadata keys and values must be strings")
+                query.append((f"metadata[{key}]", item))
+        elif name == "limit":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"limit must be an int >= 1, got {value!r}")
+            query.append((name, str(value)))
+        elif name == "order":
+            if value not in ("asc", "desc"):
+                raise ValueError(f"order must be 'asc' or 'desc', got {value!r}")
+            query.append((name, value))
+        else:
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+            query.append((name, value))
+    return query
+
+
+class AsyncPager(Generic[Page, Item]):
+    """A paginated list: ``await`` it for the first page, ``async for`` it for every item
+    (pages fetched lazily with ``after``), or ``async for page in pager.pages()``."""
+
+    def __init__(
+        self,
+        client: AsyncSudo,
+        path: str,
+        query: list[tuple[str, str]],
+        page_type: type[Page],
+        options: CallOptions,
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._query = query
+        self._page_type = page_type
+        self._options = options
+
+    async def _fetch(self, after: str | None) -> Page:
+        query = [(k, v) for k, v in self._query if k != "after"]
+        if after is not None:
+            query.append(("after", after))
+        return await self._client._execute(
+            "GET", self._path, self._page_type, query=query, options=self._options
+        )
+
+    async def first_page(self) -> Page:
+        """The page the call asked for."""
+        return await self._fetch(next((v for k, v in self._query if k == "after"), None))
+
+    def __await__(self) -> Generator[Any, None, Page]:
+        return self.first_page().__await__()
+
+    async def pages(self, *, after_page: Page | None = None) -> AsyncIterator[Page]:
+        """Every page in turn, following ``last_id`` while ``has_more`` (starting after
+        ``after_page`` when given)."""
+        if after_page is None:
+            page = await self.first_page()
+            yield page
+        else:
+            page = after_page
+        while page.has_more and page.data and page.last_id is not None:
+            after = page.last_id
+            page = await self._fetch(after)
+            yield page
+            if page.last_id == after:
+                return  # a server that does not advance would loop forever
+
+    async def __aiter__(self) -> AsyncIterator[Item]:
+        async for page in self.pages():
+            for item in page.data:
+                yield item
+
+
+class AsyncRouter:
+    """The router operations of :class:`AsyncSudo` (``sudo.router``)."""
+
+    def __init__(self, client: AsyncSudo) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        stream: bool = False,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """Create a chat completion and wait for the whole answer."""
+        if stream is not False:
+            raise ValueError("create() takes stream=False; use create_streaming() to stream")
+        body, options = split_params("create", params, CHAT_FIELDS)
+        check_chat(messages, model, body)
+        request = ChatCompletionRequest(messages=messages, model=model, stream=False, **body)
+        content = _encode_body(request, options.get("extra_body"))
+        return await self._client._execute(
+            "POST", _CHAT_PATH, ChatCompletion, content=content, options=options
+        )
+
+    def create_streaming(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        stream: bool = True,
+        **params: Unpack[ChatParams],
+    ) -> StreamRequest:
+        """Create a chat completion streamed as server-sent events.
+
+        ``await`` the result for an open :class:`ChatStream`, or ``async with`` it.
+        """
+        if stream is not True:
+            raise ValueError("create_streaming() takes stream=True; use create() otherwise")
+        body, options = split_params("create_streaming", params, CHAT_FIELDS)
+        check_chat(messages, model, body)
+        request = ChatCompletionRequest(messages=messages, model=model, stream=True, **body)
+        content = _encode_body(request, options.get("extra_body"))
+        return StreamRequest(lambda: self._client._open_stream(_CHAT_PATH, content, options))
+
+    def list_chat_completions(
+        self,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        model: str | None = None,
+        order: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> AsyncPager[ChatCompletionList, ChatCompletion]:
+        """Stored chat completions (only those created with ``store=True``)."""
+        split_params("list_chat_completions", options, frozenset())
+        query = _list_query(after=after, limit=limit, metadata=metadata, model=model, order=order)
+        return AsyncPager(self._client, _CHAT_PATH, query, ChatCompletionList, options)
+
+    async def get_chat_completion(
+        self, *, completion_id: str, **options: Unpack[CallOptions]
+    ) -> ChatCompletion:
+        """A stored chat completion."""
+        split_params("get_chat_completion", options, frozenset())
+        return await self._client._execute(
+            "GET", _completion_path(completion_id), ChatCompletion, options=options
+        )
+
+    async def update_chat_completion(
+        self, *, completion_id: str, metadata: Mapping[str, str], **options: Unpack[CallOptions]
+    ) -> ChatCompletion:
+        """Replace the metadata of a stored chat completion."""
+        split_params("update_chat_completion", options, frozenset())
+        if not isinstance(metadata, Mapping):
+            raise TypeError("metadata must be a mapping of str to str")
+        content = msgspec.json.encode({"metadata": dict(metadata)})
+        return await self._client._execute(
+            "POST",
+            _completion_path(completion_id),
+            ChatCompletion,
+            content=content,
+            options=options,
+        )
+
+    async def delete_chat_completion(
+        self, *, completion_id: str, **options: Unpack[CallOptions]
+    ) -> ChatDeletionConfirmation:
+        """Delete a stored chat completion."""
+        split_params("delete_chat_completion", options, frozenset())
+        return await self._client._execute(
+            "DELETE", _completion_path(completion_id), ChatDeletionConfirmation, options=options
+        )
+
+    def get_chat_completion_messages(
+        self,
+        *,
+        completion_id: str,
+        after: str | None = None,
+        limit: int | None = None,
+        order: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> AsyncPager[ChatMessageList, StoredMessage]:
+        """The messages of a stored chat completion, paginated."""
+        split_params("get_chat_completion_messages", options, frozenset())
+        path = _completion_path(completion_id, "/messages")
+        query = _list_query(after=after, limit=limit, order=order)
+        return AsyncPager(self._client, path, query, ChatMessageList, options)
+
+    async def generate_image(
+        self, *, prompt: str, model: str, **params: Unpack[ImageParams]
+    ) -> ImageGeneration:
+        """Generate images from a prompt."""
+        body, options = split_params("generate_image", params, IMAGE_FIELDS)
+        check_image(prompt, model, body)
+        request = ImageGenerationRequest(prompt=prompt, model=model, **body)
+        content = _encode_body(request, options.get("extra_body"))
+        return await self._client._execute(
+            "POST", "/v1/images/generations", ImageGeneration, content=content, options=options
+        )
+
+    async def get_supported_models(self, **options: Unpack[CallOptions]) -> ModelList:
+        """The models the router can serve (``GET /v1/models``)."""
+        split_params("get_supported_models", options, frozenset())
+        return await self._client._execute("GET", "/v1/models", ModelList, options=options)
+
+    async def health_check(self, **options: Unpack[CallOptions]) -> HealthStatus:
+        """The service's health (``GET /system/health``)."""
+        split_params("health_check", options, frozenset())
+        return await self._client._execute("GET", "/system/health", HealthStatus, options=options)

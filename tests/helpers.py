@@ -1,0 +1,28 @@
+"""Helpers shared by the client tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from sudo_stream import testing
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+async def wait_until_no_connections(server: testing.FakeSudoServer, timeout: float = 5.0) -> None:
+    """The server notices disconnects on its own task: poll until all are gone."""
+    with anyio.fail_after(timeout):
+        while server.stats.open_connections:
+            await anyio.sleep(0.01)
+
+
+def expected_text(chunks: list[dict[str, Any]]) -> str:
+    """The concatenated content deltas of choice 0, computed from the raw chunks."""
+    return "".join(
+        choice["delta"].get("content") or ""
+        for chunk in chunks
+        for choice in chunk.get("choices", [])
+        if choice.get("index", 0) == 0
+    )

@@ -1,0 +1,92 @@
+"""The blocking facade ``Sudo`` against the fake server in a thread."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import sudo_stream as ss
+from sudo_stream import testing
+from sudo_stream.models.events import TextDelta
+
+from .helpers import MESSAGES
+
+
+@pytest.fixture
+def server() -> Iterator[testing.FakeSudoServer]:
+    with testing.serve_in_thread() as fake:
+        yield fake
+
+
+def wait_for_no_connections(server: testing.FakeSudoServer, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while server.stats.open_connections:
+        assert time.monotonic() < deadline, server.stats
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_blocking_surface(server: testing.FakeSudoServer, backend: str) -> None:
+    threads_before = threading.active_count()
+    with ss.Sudo(server_url=server.url, api_key="sk-secret-value-123", backend=backend) as sudo:  # type: ignore[arg-type]
+        assert "sk-secret" not in repr(sudo)
+        completion = sudo.router.create(messages=MESSAGES, model="m")
+        assert completion.choices[0].message.content
+        server.enqueue(testing.Stream(testing.text_chunks("one two three")))
+        with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta]
+        assert "".join(t or "" for t in texts) == "one two three"
+        server.enqueue(testing.Stream(testing.text_chunks("alpha beta")))
+        events = list(sudo.router.create_streaming(messages=MESSAGES, model="m").events())
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "alpha beta"
+        server.enqueue(testing.Stream(testing.text_chunks("gamma")))
+        assert sudo.router.create_streaming(messages=MESSAGES, model="m").final_completion().choices[0].message.content == "gamma"
+    assert threading.active_count() == threads_before
+    wait_for_no_connections(server)
+
+
+def test_list_walks_every_page(server: testing.FakeSudoServer) -> None:
+    ids = [server.store_completion({"model": "m", "choices": []})["id"] for _ in range(7)]
+    with ss.Sudo(server_url=server.url) as sudo:
+        page = sudo.router.list_chat_completions(limit=3)
+        assert [c.id for c in page.data] == ids[:3] and page.has_more
+        assert [c.id for c in page] == ids
+        assert "ChatCompletionList(" in repr(page)
+
+
+def test_leaving_a_stream_early_closes_it(server: testing.FakeSudoServer) -> None:
+    server.enqueue(testing.Endless(interval=0.001))
+    with ss.Sudo(server_url=server.url) as sudo:
+        with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            for _ in stream:
+                break
+        assert stream.closed
+        wait_for_no_connections(server)
+
+
+def test_closing_the_client_closes_open_streams(server: testing.FakeSudoServer) -> None:
+    server.enqueue(testing.Endless(interval=0.001))
+    sudo = ss.Sudo(server_url=server.url)
+    stream = sudo.router.create_streaming(messages=MESSAGES, model="m")
+    next(iter(stream))
+    sudo.close()
+    assert stream.closed
+    wait_for_no_connections(server)
+
+
+def test_ctrl_c_stops_a_blocking_stream(server: testing.FakeSudoServer) -> None:
+    server.enqueue(testing.Endless(interval=0.01))
+    with ss.Sudo(server_url=server.url) as sudo:
+        stream = sudo.router.create_streaming(messages=MESSAGES, model="m")
+        timer = threading.Timer(0.3, _thread.interrupt_main)
+        started = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            for _ in stream:
+                pass
+        assert time.monotonic() - started < 2.0
+    wait_for_no_connections(server)
