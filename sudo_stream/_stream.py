@@ -80,7 +80,10 @@ class ChatStream:
         max_event_size: int,
     ) -> None:
         self.response = response
-        self._raw = response.aiter_raw()
+        # Raw bytes are cheapest; a compressed body must be decoded, and a transport that
+        # hands back an already-read response (httpx.MockTransport) only serves its bytes.
+        encoded = "content-encoding" in response.headers or response.is_stream_consumed
+        self._raw = response.aiter_bytes() if encoded else response.aiter_raw()
         self._deadline_reads = deadline_reads
         self._timeout = timeout
         self._deadline = deadline
