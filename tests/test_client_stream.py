@@ -11,7 +11,7 @@ import pytest
 
 import sudo_stream as ss
 from sudo_stream import testing
-from sudo_stream.models.events import TextDelta, ToolArgumentsDelta, ToolCallDone
+from sudo_stream.models.events import ToolArgumentsDelta, ToolCallDone
 
 from .helpers import MESSAGES, expected_text, wait_until_no_connections
 

@@ -38,7 +38,7 @@ def sse_json(body: bytes) -> list[dict[str, Any]]:
 async def eventually(predicate: Callable[[], bool]) -> None:
     """Wait (3 s at most) until ``predicate()``: the server's counters have no events."""
     with anyio.fail_after(3):
-        while not predicate():  # noqa: ASYNC110
+        while not predicate():
             await anyio.sleep(0.005)
 
 

@@ -8,7 +8,6 @@ from ._base import Response
 from .common import FunctionCall, ToolCall
 from .completion import ChatCompletion
 
-
 T = TypeVar("T")
 
 
