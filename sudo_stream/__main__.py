@@ -1,173 +1,454 @@
-"""Command line: ``python -m sudo_stream chat PROMPT`` streams a reply token by token.
+"""Command line: ``python -m sudo_stream`` (or ``sudo-stream``).
 
-Without ``SUDO_API_KEY`` (or with ``--offline``) it starts the embedded fake server from
-:mod:`sudo_stream.testing` and says so, so it works with no account and no network.
+``chat [-m MODEL] PROMPT`` streams a reply token by token: reasoning dimmed, tool calls as
+their arguments stream, and a one-line summary at the end (on stderr). ``--json`` prints
+the chunks as JSON lines instead; ``-`` reads the prompt from standard input. ``models``
+lists the models.
+
+Without ``SUDO_API_KEY`` (and without a server URL), or with ``--offline``, it starts the
+embedded fake server from :mod:`sudo_stream.testing` and says so, so it works with no
+account and no network. Errors print one line and exit 1 (2 for bad usage); Ctrl-C closes
+the stream and exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
+import anyio.abc
 
 from ._version import __version__
+from .models.events import (
+    Finished,
+    ReasoningDelta,
+    RefusalDelta,
+    StreamEvent,
+    TextDelta,
+    ToolArgumentsDelta,
+    ToolCallDone,
+    ToolCallStarted,
+)
 
-DIM, RESET, CYAN = "\x1b[2m", "\x1b[0m", "\x1b[36m"
+if TYPE_CHECKING:
+    from ._stream import ChatStream
+    from .client import AsyncSudo
+
+PROG = "sudo-stream"
+DEFAULT_MODEL = "gpt-4o-mini"
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
+
+DIM, BOLD, CYAN, YELLOW, RESET = "\x1b[2m", "\x1b[1m", "\x1b[36m", "\x1b[33m", "\x1b[0m"
+
+# What the offline demo streams: a short thought, then a few sentences, word by word.
+OFFLINE_THOUGHT = "The user wants to see streaming. Explain it briefly while the words arrive."
+OFFLINE_REPLY = (
+    "Streaming sends an answer while it is being written. Each token leaves the model as a "
+    "server-sent event, so the first words reach you in milliseconds instead of after the "
+    "whole reply. sudo_stream reads the events as they arrive, turns them into typed deltas "
+    "for text, reasoning and tool calls, and assembles the final completion on the way.\n\n"
+    "This reply came from the embedded fake server: set SUDO_API_KEY to talk to a real model."
+)
+OFFLINE_DELAY = 0.02
 
 
-def _parser() -> argparse.ArgumentParser:
+class UsageError(Exception):
+    """A bad command line that argparse could not see (an empty prompt, a bad URL)."""
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command (``-m`` style, either place)."""
+    # On the sub-commands, SUPPRESS keeps an option given before the command.
+    unset: Any = None if defaults else argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection")
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="use the embedded fake server (the default without SUDO_API_KEY)",
+    )
+    group.add_argument(
+        "--server-url",
+        metavar="URL",
+        default=unset,
+        help="API base URL (default: $SUDO_SERVER_URL, else the public API)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        default=unset,
+        help="bound on connecting, the first event and each gap between events",
+    )
+    group.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        default=unset,
+        help="retries on connection errors, 429 and 5xx (default 2)",
+    )
+    group.add_argument(
+        "--backend",
+        choices=("asyncio", "trio"),
+        default="asyncio" if defaults else argparse.SUPPRESS,
+        help="event loop (default asyncio)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sudo-stream`` argument parser."""
     parser = argparse.ArgumentParser(
-        prog="sudo-stream", description="Stream chat completions from the Sudo API."
+        prog=PROG,
+        description="Stream chat completions from the Sudo API, token by token.",
+        epilog=(
+            "The key comes from $SUDO_API_KEY. Without it (and without a server URL) the "
+            "embedded fake server answers, so every command works offline."
+        ),
+        parents=[_common_options(True)],
     )
     parser.add_argument("--version", action="version", version=f"sudo_stream {__version__}")
-    parser.add_argument("--offline", action="store_true", help="use the embedded fake server")
-    parser.add_argument("--server-url", help="API base URL (default $SUDO_SERVER_URL)")
-    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
-    commands = parser.add_subparsers(dest="command", required=True)
-    chat = commands.add_parser("chat", help="stream a reply to a prompt")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_options(False)
+
+    chat = sub.add_parser(
+        "chat", parents=[common], help="stream a reply to a prompt", description="Stream a reply."
+    )
     chat.add_argument("prompt", help="the prompt, or - to read it from standard input")
-    chat.add_argument("-m", "--model", default="gpt-4o-mini")
-    chat.add_argument("--json", action="store_true", help="print raw chunks as JSON lines")
-    chat.add_argument("--system", help="a system message")
-    commands.add_parser("models", help="list the models")
+    chat.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
+    chat.add_argument("-s", "--system", help="a system message")
+    chat.add_argument("-t", "--temperature", type=float, help="sampling temperature")
+    chat.add_argument("--max-tokens", type=int, help="max_completion_tokens")
+    chat.add_argument("--json", action="store_true", help="print the chunks as JSON lines")
+
+    models = sub.add_parser(
+        "models", parents=[common], help="list the models", description="List the models."
+    )
+    models.add_argument("--json", action="store_true", help="print the models as JSON lines")
     return parser
 
 
-class _Printer:
-    """Renders typed events to a terminal: reasoning dimmed, tool calls as they stream."""
+# -- rendering ----------------------------------------------------------------------------
 
-    def __init__(self, out: TextIO) -> None:
+
+def _use_color(out: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return out.isatty() and os.environ.get("TERM") != "dumb"
+
+
+class Renderer:
+    """Writes typed events as they arrive: reasoning dimmed under a ``thinking:`` label,
+    text as it is, each tool call as ``tool call: name({"arg": ...})`` while its arguments
+    stream. Sections are separated by a blank line."""
+
+    def __init__(self, out: TextIO, *, color: bool) -> None:
         self.out = out
-        self.color = out.isatty() and not os.environ.get("NO_COLOR")
-        self.mode = "text"
+        self.color = color
+        self.section: str | None = None
+        self.open_call: tuple[int, int] | None = None
+        self.at_line_start = True
+        self.deltas = 0
+        self.finish_reason: str | None = None
+        self.first_token_at: float | None = None
 
-    def _style(self, mode: str) -> None:
-        if mode == self.mode:
+    def _write(self, text: str, style: str = "") -> None:
+        if not text:
             return
-        if self.color:
-            self.out.write(RESET)
-            if mode == "reasoning":
-                self.out.write(DIM)
-            elif mode == "tool":
-                self.out.write(CYAN)
-        if mode != "text" or self.mode != "text":
-            self.out.write("\n")
-        self.mode = mode
-
-    def write(self, mode: str, text: str) -> None:
-        self._style(mode)
-        self.out.write(text)
+        self.out.write(f"{style}{text}{RESET}" if self.color and style else text)
         self.out.flush()
+        self.at_line_start = text.endswith("\n")
 
-    def end(self) -> None:
-        self._style("text")
-        self.out.write("\n")
+    def _close_call(self) -> None:
+        if self.open_call is not None:
+            self.open_call = None
+            self._write(")", CYAN)
+            self._write("\n")
+
+    def _enter(self, section: str, label: str = "", style: str = "") -> None:
+        if self.section == section:
+            return
+        self._close_call()
+        if self.section is not None:
+            self._write("\n" if self.at_line_start else "\n\n")
+        self.section = section
+        self._write(label, style)
+
+    def _token(self) -> None:
+        self.deltas += 1
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    def event(self, event: StreamEvent) -> None:
+        """Render one event."""
+        if isinstance(event, TextDelta):
+            self._token()
+            self._enter("text")
+            self._write(event.text)
+        elif isinstance(event, ReasoningDelta):
+            self._token()
+            self._enter("reasoning", "thinking: ", DIM)
+            self._write(event.text, DIM)
+        elif isinstance(event, RefusalDelta):
+            self._token()
+            self._enter("refusal", "refusal: ", YELLOW)
+            self._write(event.text, YELLOW)
+        elif isinstance(event, ToolCallStarted):
+            self._token()
+            self._enter("tools")
+            self._close_call()
+            self._write(f"tool call: {event.name or '?'}(", CYAN)
+            self.open_call = (event.choice_index, event.index)
+        elif isinstance(event, ToolArgumentsDelta):
+            self._token()
+            self._enter("tools")
+            self._write(event.delta, CYAN)
+        elif isinstance(event, ToolCallDone):
+            if self.open_call == (event.choice_index, event.index):
+                self._close_call()
+            if event.parse_error:
+                self._enter("tools")
+                self._write(f"({event.name}: invalid arguments: {event.parse_error})\n", YELLOW)
+        elif isinstance(event, Finished) and event.choice_index == 0:
+            self.finish_reason = event.finish_reason
+
+    def close(self) -> None:
+        """End the output on a fresh line (also after an error or an interruption)."""
+        self._close_call()
+        if not self.at_line_start:
+            self._write("\n")
 
 
-async def _chat(sudo: object, args: argparse.Namespace, out: TextIO) -> None:
-    from .client import AsyncSudo
-    from .models.events import (
-        ReasoningDelta,
-        RefusalDelta,
-        TextDelta,
-        ToolArgumentsDelta,
-        ToolCallStarted,
+def _summary(
+    renderer: Renderer, stream: ChatStream, model: str, started: float, color: bool
+) -> str:
+    completion = stream.current_completion()
+    usage = completion.usage
+    end = time.perf_counter()
+    tokens, unit = (usage.completion_tokens, "tokens") if usage else (renderer.deltas, "chunks")
+    finish = renderer.finish_reason or next(
+        (c.finish_reason for c in completion.choices if c.finish_reason), "none"
     )
+    parts = [completion.model or model, finish, f"{tokens} {unit}"]
+    first = renderer.first_token_at
+    if first is not None:
+        parts.append(f"first token {(first - started) * 1000:.0f} ms")
+        if end - first > 0.001 and tokens > 1:
+            parts.append(f"{(tokens - 1) / (end - first):.1f} {unit}/s")
+    utf8 = (sys.stderr.encoding or "").lower().replace("-", "") == "utf8"
+    line = (" · " if utf8 else " | ").join(parts)
+    return f"{DIM}{line}{RESET}" if color else line
 
-    assert isinstance(sudo, AsyncSudo)
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    messages = [{"role": "user", "content": prompt}]
+
+def _compact(value: Any) -> Any:
+    """A decoded chunk as plain JSON data, without the null fields decoding filled in."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+async def chat(sudo: AsyncSudo, args: argparse.Namespace, prompt: str) -> None:
+    """Stream a reply to ``prompt`` to stdout; the summary goes to stderr."""
+    import msgspec
+
+    messages: list[dict[str, str]] = [{"role": "user", "content": prompt}]
     if args.system:
         messages.insert(0, {"role": "system", "content": args.system})
-    async with sudo.router.create_streaming(
-        messages=messages, model=args.model, stream_options={"include_usage": True}
-    ) as stream:
+    params: dict[str, Any] = {}
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        params["max_completion_tokens"] = args.max_tokens
+    out = sys.stdout
+    started = time.perf_counter()
+    request = sudo.router.create_streaming(
+        messages=messages, model=args.model, stream_options={"include_usage": True}, **params
+    )
+    async with request as stream:
         if args.json:
-            import msgspec
-
+            encode = msgspec.json.Encoder().encode
             async for chunk in stream:
-                out.write(msgspec.json.encode(chunk).decode() + "\n")
+                out.write(encode(_compact(msgspec.to_builtins(chunk))).decode() + "\n")
+                out.flush()
             return
-        printer = _Printer(out)
-        async for event in stream.events():
-            if isinstance(event, TextDelta):
-                printer.write("text", event.text)
-            elif isinstance(event, ReasoningDelta):
-                printer.write("reasoning", event.text)
-            elif isinstance(event, RefusalDelta):
-                printer.write("text", event.text)
-            elif isinstance(event, ToolCallStarted):
-                printer.write("tool", f"[tool call {event.name}] ")
-            elif isinstance(event, ToolArgumentsDelta):
-                printer.write("tool", event.delta)
-        printer.end()
-        completion = stream.current_completion()
-        stats = stream.statistics()
-        usage = completion.usage
-        tokens = usage.completion_tokens if usage else stats.events
-        finish = completion.choices[0].finish_reason if completion.choices else None
-        ttft = stats.time_to_first_event or 0.0
-        rate = tokens / (stats.elapsed - ttft) if stats.elapsed > ttft else 0.0
-        summary = (
-            f"model {completion.model or args.model} · finish {finish} · {tokens} tokens · "
-            f"first token {ttft * 1000:.0f} ms · {rate:.0f} tokens/s"
-        )
-        print(f"{DIM}{summary}{RESET}" if printer.color else summary, file=sys.stderr)
+        renderer = Renderer(out, color=_use_color(out))
+        try:
+            async for event in stream.events():
+                renderer.event(event)
+        finally:
+            renderer.close()
+    color = _use_color(sys.stderr)
+    print(_summary(renderer, stream, args.model, started, color), file=sys.stderr)
 
 
-async def _models(sudo: object, out: TextIO) -> None:
-    from .client import AsyncSudo
+async def list_models(sudo: AsyncSudo, args: argparse.Namespace) -> None:
+    """Print the models, one a line (id and owner)."""
+    import msgspec
 
-    assert isinstance(sudo, AsyncSudo)
     listing = await sudo.router.get_supported_models()
+    if args.json:
+        for model in listing.data:
+            print(msgspec.json.encode(model).decode())
+        return
+    width = max((len(model.id) for model in listing.data), default=0)
     for model in listing.data:
-        out.write(f"{model.id}\n")
+        print(f"{model.id:<{width}}  {model.owned_by or ''}".rstrip())
 
 
-async def _run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, prompt: str | None) -> None:
+    """Connect (to the real API, or to the embedded fake server) and run the command."""
+    from . import _config
     from .client import AsyncSudo
 
+    api_key = os.environ.get("SUDO_API_KEY") or None
+    server_url = args.server_url or os.environ.get("SUDO_SERVER_URL") or None
+    options: dict[str, Any] = {}
+    try:
+        if args.timeout is not None:
+            options["timeout"] = _config.Timeout(args.timeout)
+        if args.retries is not None:
+            options["retries"] = _config.RetryConfig.of(args.retries)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
     async with AsyncExitStack() as stack:
-        server_url = args.server_url
-        api_key = os.environ.get("SUDO_API_KEY")
-        if args.offline or not api_key:
-            from .testing import FakeSudoServer
+        if args.offline or (api_key is None and server_url is None):
+            from . import testing
 
-            server = await stack.enter_async_context(FakeSudoServer())
-            server_url, api_key = server.url, None
-            print(
-                f"(no SUDO_API_KEY: using the embedded fake server at {server.url})",
-                file=sys.stderr,
-            )
-        sudo = await stack.enter_async_context(AsyncSudo(api_key=api_key, server_url=server_url))
+            server = await stack.enter_async_context(testing.FakeSudoServer())
+            reason = "--offline" if args.offline else "no SUDO_API_KEY"
+            _note(f"{reason}: answering from the embedded fake server at {server.url}")
+            if args.command == "chat":
+                chunks = testing.text_chunks(
+                    OFFLINE_REPLY, reasoning=OFFLINE_THOUGHT, model=args.model
+                )
+                server.enqueue(testing.Stream(chunks, delay=OFFLINE_DELAY))
+            api_key, server_url = None, server.url
+        try:
+            sudo = AsyncSudo(api_key=api_key, server_url=server_url, **options)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(str(exc)) from None
+        await stack.enter_async_context(sudo)
         if args.command == "chat":
-            await _chat(sudo, args, sys.stdout)
+            assert prompt is not None
+            await chat(sudo, args, prompt)
         else:
-            await _models(sudo, sys.stdout)
+            await list_models(sudo, args)
+
+
+# -- errors, signals, entry point ---------------------------------------------------------
+
+
+def _note(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _describe(exc: BaseException) -> str:
+    from .errors import APIConnectionError, AuthenticationError, PermissionDeniedError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, AuthenticationError):
+        text += " (check SUDO_API_KEY, or run with --offline)"
+    elif isinstance(exc, PermissionDeniedError):
+        text += " (this key may not use that model or operation)"
+    elif isinstance(exc, APIConnectionError) and not text.startswith("timed out"):
+        text += " (is the server URL right and reachable?)"
+    return f"{type(exc).__name__}: {text}"
+
+
+async def _cancel_on_sigint(
+    scope: anyio.CancelScope, *, task_status: anyio.abc.TaskStatus[None]
+) -> None:
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                scope.cancel()
+                return
+    except NotImplementedError:  # no signal receivers here (Windows): Ctrl-C raises
+        task_status.started()
+        await anyio.sleep_forever()
+
+
+async def _main(args: argparse.Namespace, prompt: str | None) -> int:
+    """Run the command under a scope that Ctrl-C cancels; return the exit status."""
+    from .errors import SudoError
+
+    code, unexpected = 0, None
+    async with anyio.create_task_group() as group:
+        with anyio.CancelScope() as work:
+            await group.start(_cancel_on_sigint, work)
+            try:
+                await run(args, prompt)
+            except SudoError as exc:
+                _note(f"error: {_describe(exc)}")
+                code = EXIT_ERROR
+            except UsageError as exc:
+                _note(f"error: {exc}")
+                code = EXIT_USAGE
+            except BrokenPipeError:
+                code = EXIT_BROKEN_PIPE
+            except OSError as exc:
+                _note(f"error: {exc.strerror or exc}")
+                code = EXIT_ERROR
+            except Exception as exc:  # raised outside the task group: never wrapped in a group
+                unexpected = exc
+        group.cancel_scope.cancel()
+    if work.cancelled_caught:
+        return EXIT_INTERRUPTED
+    if unexpected is not None:
+        raise unexpected
+    return code
+
+
+def _read_prompt(args: argparse.Namespace) -> str | None:
+    if args.command != "chat":
+        return None
+    prompt: str = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise UsageError("the prompt is empty")
+    return prompt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m sudo_stream`` and the ``sudo-stream`` script."""
-    from .errors import SudoError
-
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        anyio.run(_run, args, backend=args.backend)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except SudoError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        code = anyio.run(_main, args, _read_prompt(args), backend=args.backend)
+    except KeyboardInterrupt:  # before the signal receiver, or where there is none
+        code = EXIT_INTERRUPTED
+    except UsageError as exc:
+        _note(f"error: {exc}")
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("SUDO_STREAM_DEBUG"):
+            raise
+        _note(f"internal error: {type(exc).__name__}: {exc} (SUDO_STREAM_DEBUG=1 shows more)")
+        return EXIT_ERROR
+    if code == EXIT_INTERRUPTED:
+        _note("interrupted")
+    elif code == EXIT_BROKEN_PIPE:
+        # Whatever reads our output has gone: silence the flush at interpreter exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return code
 
 
 if __name__ == "__main__":
