@@ -117,6 +117,7 @@ class SSEParser:
         "_event",
         "_id",
         "_max",
+        "_max_piece",
         "_parts",
         "_pending_size",
         "_retry",
@@ -138,6 +139,7 @@ class SSEParser:
         if max_event_size < 1:
             raise ValueError("max_event_size must be positive")
         self._max = max_event_size
+        self._max_piece = max_event_size + 1  # a `data: x\n\n` piece whose block fits
         self.last_event_id = last_event_id
         self.reconnection_time = None
         self.truncated = False
@@ -166,15 +168,19 @@ class SSEParser:
         ``data`` may be cut anywhere: inside a line, a CRLF pair or a UTF-8 character.
         Raises :class:`SSEError` when the block being assembled outgrows the limit.
         """
-        # Fast path: at a block boundary, a piece holding exactly one `data: ...\n\n`.
+        # Fast path: at a block boundary, a piece holding exactly one `data: ...\n\n`
+        # within the limit (its block counts its line and one byte for the line end).
         if (
             self._clean
             and data.startswith(b"data: ")
-            and data.find(b"\n") == len(data) - 2
+            and data.find(b"\n") == (size := len(data)) - 2
             and data[-1] == 10
             and data.find(b"\r") < 0
+            and size <= self._max_piece
         ):
             return [ServerSentEvent("message", data[6:-2].decode("utf-8", "replace"), self._id)]
+        if not data:
+            return []  # and keep any pending CR's state for the next piece
         if data.__class__ is not bytes:
             data = bytes(data)  # a bytearray, say: bytes.decode below needs bytes
         if self._special:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sudo_stream.sse import ServerSentEvent, SSEError, SSEParser
 
+_BOM = b"\xef\xbb\xbf"
 VECTORS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "sse_vectors.json").read_text(encoding="utf-8")
 )
@@ -230,6 +231,14 @@ def test_endless_block_without_blank_line_raises(line: bytes) -> None:
             parser.feed(line)
 
 
+def test_oversized_single_event_piece_raises() -> None:
+    parser = SSEParser(max_event_size=100)
+    assert parser.feed(b"data: ok\n\n") == [ServerSentEvent(data="ok")]
+    assert parser.feed(b"data: " + b"x" * 93 + b"\n\n") == [ServerSentEvent(data="x" * 93)]
+    with pytest.raises(SSEError):
+        parser.feed(b"data: " + b"x" * 94 + b"\n\n")  # its line and line end: 101 bytes
+
+
 def test_block_spanning_pieces_over_the_limit_raises() -> None:
     parser = SSEParser(max_event_size=100)
     assert parser.feed(b"data: " + b"x" * 50 + b"\n") == []
@@ -441,8 +450,10 @@ def test_module_imports_only_the_standard_library() -> None:
 
 
 _tokens = st.sampled_from(
-    [b"data", b"data:", b"data: ", b":", b" ", b"\n", b"\n\n", b"\r", b"\r\n", b"id:", b"event:"]
-    + [b"retry:", b"12", b"x", b"\x00", b"\xff", b"\xc3\xa9", b"\xe2\x82", b"\xef\xbb\xbf"]
+    [
+        *(b"data", b"data:", b"data: ", b":", b" ", b"\n", b"\n\n", b"\r", b"\r\n", b"id:"),
+        *(b"event:", b"retry:", b"12", b"x", b"\x00", b"\xff", b"\xc3\xa9", b"\xe2\x82", _BOM),
+    ]
 )
 
 
@@ -455,3 +466,12 @@ def test_token_soup_matches_the_reference(body: bytes, cuts: list[int]) -> None:
     bounds = [0, *sorted(c for c in cuts if c <= len(body)), len(body)]
     events, parser = _parse([body[a:b] for a, b in pairwise(bounds)])
     assert (events, parser.last_event_id, parser.reconnection_time) == _reference(body)
+
+
+def test_empty_piece_between_cr_and_lf() -> None:
+    # The empty piece must not make the parser forget that an LF may complete the CR.
+    events, parser = _parse([b"id: 1\r", b"", b"\n"])
+    assert (events, parser.last_event_id) == ([], "")
+    for pieces in ([b"data: a\r", b"", b"\n", b"", b"\n"], [b"data: a\r", b"", b"\n\r\n"]):
+        events, _ = _parse(pieces)
+        assert events == [ServerSentEvent(data="a")]
