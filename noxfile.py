@@ -45,3 +45,10 @@ def demo(session: nox.Session) -> None:
     """Stream a reply token by token (from the embedded fake server without an API key)."""
     session.install("-e", ".")
     session.run("python", "-m", "sudo_stream", "chat", *(session.posargs or ["Tell me about streaming."]))
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """10,000 streams with random faults and cancellations on asyncio and trio, leak checks."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.soak", *session.posargs)

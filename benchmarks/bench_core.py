@@ -211,10 +211,16 @@ def _check(body: bytes) -> int:
     return ours_parse_decode(pieces)
 
 
-def run(rounds: int = 5) -> list[dict[str, Any]]:
-    """Time every implementation on both workloads; one dict per (workload, implementation)."""
+def run(rounds: int = 5, *, bodies: dict[str, bytes] | None = None) -> list[dict[str, Any]]:
+    """Time every implementation on both workloads; one dict per (workload, implementation).
+
+    ``bodies`` maps ``content`` and ``tool`` to the SSE bodies to use instead of the
+    default ones (the runner passes the bytes its server sends).
+    """
+    if bodies is None:
+        bodies = {"content": content_body(), "tool": tool_body()}
     results: list[dict[str, Any]] = []
-    for workload, body in (("content", content_body()), ("tool", tool_body())):
+    for workload, body in bodies.items():
         chunks = _check(body)
         pieces = split(body)
         cases: list[tuple[str, Callable[[], Any]]] = [

@@ -1,8 +1,9 @@
 """SSE parser alone: ours against httpx-sse's and openai-python's decoders, same bytes.
 
-One in-memory body of 50,000 chat-completion chunk events (about 245 bytes each, as
-OpenAI sends them: ``data: {...}\\n\\n``, ending with ``data: [DONE]\\n\\n``) is cut into
-64 KiB network pieces, and each parser turns all of it into event objects:
+One in-memory body of 50,000 chat-completion chunk events (about 255 bytes each, as
+OpenAI sends them: compact JSON with raw UTF-8 text in ``data: {...}\\n\\n``, ending with
+``data: [DONE]\\n\\n``) is cut into 64 KiB network pieces (also 1 KiB pieces, and one event
+per piece), and each parser turns all of it into event objects:
 
 - ours: ``SSEParser.feed`` over the pieces, then ``close()``;
 - httpx-sse 0.4: what ``EventSource.iter_sse`` does once httpx hands it the pieces:
@@ -42,7 +43,7 @@ def build_body(n_events: int = N_EVENTS, *, seed: int = 0) -> bytes:
         "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
         "object": "chat.completion.chunk",
         "created": 1741569952,
-        "model": "gpt-4o-mini-2024-07-18",
+        "model": "gpt-4o",
         "system_fingerprint": "fp_f9f4fb6dbf",
     }
     out = []
@@ -151,24 +152,27 @@ def run(
     n_events: int = N_EVENTS,
     piece_size: int | None = PIECE_SIZE,
     keep: bool = False,
+    body: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """Time every parser ``rounds`` times on the same pieces; one result dict per parser.
 
     ``piece_size=None`` feeds one event per piece (what a client sees when the server
     flushes each event in its own HTTP chunk). ``keep=False`` drops each event once it is
     counted, as a streaming consumer does; ``keep=True`` holds all 50,000 in a list, which
-    adds the same allocation cost to every parser.
+    adds the same allocation cost to every parser. ``body`` replaces the generated body
+    (the runner passes the bytes its server sends; it must end with ``[DONE]``).
 
     Keys: ``name``, ``events``, ``us_per_event`` (median), ``min_us``/``max_us`` (spread),
     ``events_per_s`` (median), ``ratio`` (its median time over ours: > 1 is slower) and
     ``ratio_of_mins`` (the same with the best rounds, steadier on a busy machine).
     """
-    body = build_body(n_events)
+    if body is None:
+        body = build_body(n_events)
     if piece_size is None:
         pieces = [block + b"\n\n" for block in body.split(b"\n\n")[:-1]]
     else:
         pieces = split_pieces(body, piece_size)
-    expected = n_events + 1
+    expected = body.count(b"\n\n")
     for name, parse in PARSERS.items():
         out = parse(pieces, keep)  # warm up (imports, caches) and check the count
         n = len(out) if isinstance(out, list) else out
@@ -228,6 +232,7 @@ def main() -> None:
     kib = PIECE_SIZE // 1024
     _table(f"{kib} KiB pieces, events consumed as they come", run())
     _table(f"{kib} KiB pieces, all events kept in a list", run(keep=True))
+    _table("1 KiB pieces (about 4 events each), consumed", run(piece_size=1024))
     _table("one event per piece, consumed as they come", run(piece_size=None))
 
 

@@ -6,12 +6,19 @@ the body starts, so it cannot tell ``first_event`` from ``idle``. Our connection
 :class:`Deadline` that the reading task has set in :data:`read_deadline`. A stream moves its
 deadline only when the parser yields events, so keep-alive comments do not extend it, and no
 extra cancel scope is entered per event.
+
+The backend also loads the TLS trust store lazily, in a worker thread, before the first
+TLS handshake (:class:`LazyTLS`): building the default context reads and parses the CA
+bundle, ~20 ms of blocking file I/O that must not happen on the event loop when a client is
+created inside async code.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 import typing
+from collections.abc import Callable
 from contextvars import ContextVar
 
 import httpcore
@@ -35,11 +42,38 @@ class Deadline:
 read_deadline: ContextVar[Deadline | None] = ContextVar("sudo_stream_read_deadline", default=None)
 
 
+class LazyTLS:
+    """The TLS context of a client, built in a worker thread at its first handshake.
+
+    httpcore is handed :attr:`placeholder`, a context that verifies certificates and host
+    names but trusts no CA (so if it were ever used as it is, every handshake would fail,
+    closed). :class:`DeadlineStream` swaps it for the real one, made by ``factory`` (the
+    same default context httpx builds: certifi's bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``).
+    """
+
+    def __init__(self, factory: Callable[[], ssl.SSLContext]) -> None:
+        self.placeholder = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._factory = factory
+        self._context: ssl.SSLContext | None = None
+
+    async def context(self) -> ssl.SSLContext:
+        """The real context (loaded once; concurrent first callers may each load one)."""
+        if self._context is None:
+            import anyio.to_thread
+
+            context = await anyio.to_thread.run_sync(self._factory)
+            if self._context is None:
+                self._context = context
+        return self._context
+
+
 class DeadlineStream(httpcore.AsyncNetworkStream):
     """A network stream whose reads honour the reading task's :class:`Deadline`."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkStream, tls: LazyTLS | None = None) -> None:
         self._inner = inner
+        self._tls = tls
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         deadline = read_deadline.get()
@@ -59,18 +93,23 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        tls = self._tls
+        if tls is not None and ssl_context is tls.placeholder:
+            ssl_context = await tls.context()
         inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return DeadlineStream(inner)
+        return DeadlineStream(inner, tls)
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
 
 
 class DeadlineBackend(httpcore.AsyncNetworkBackend):
-    """Wraps httpcore's backend so that every connection is a :class:`DeadlineStream`."""
+    """Wraps httpcore's backend so that every connection is a :class:`DeadlineStream`
+    (which loads ``tls`` lazily, if given)."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, tls: LazyTLS | None = None) -> None:
         self._inner = inner
+        self.tls = tls
 
     async def connect_tcp(
         self,
@@ -83,7 +122,7 @@ class DeadlineBackend(httpcore.AsyncNetworkBackend):
         stream = await self._inner.connect_tcp(
             host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
-        return DeadlineStream(stream)
+        return DeadlineStream(stream, self.tls)
 
     async def connect_unix_socket(
         self,
@@ -94,7 +133,7 @@ class DeadlineBackend(httpcore.AsyncNetworkBackend):
         stream = await self._inner.connect_unix_socket(
             path, timeout=timeout, socket_options=socket_options
         )
-        return DeadlineStream(stream)
+        return DeadlineStream(stream, self.tls)
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

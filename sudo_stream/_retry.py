@@ -69,21 +69,46 @@ def backoff_seconds(policy: RetryConfig, retry_number: int, exc: BaseException |
     return (ceiling / 2 + random.uniform(0, ceiling / 2)) / 1000.0
 
 
-async def call_with_retries(attempt: Callable[[], Awaitable[T]], policy: RetryConfig) -> T:
-    """Run ``attempt`` until it succeeds, fails for good, or the policy gives up."""
-    if policy.attempts == 1:
-        return await attempt()
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]], policy: RetryConfig, deadline: float | None = None
+) -> T:
+    """Run ``attempt`` until it succeeds, fails for good, or the policy gives up.
 
+    ``deadline`` (``time.monotonic()`` seconds) is the call's ``total`` bound: a retry whose
+    back-off sleep would end past it is not made, and the last error is raised at once.
+    """
+    try:
+        if policy.attempts == 1:
+            return await attempt()
+        return await _retrying(policy, deadline)(attempt)
+    except RetryableStreamError as exc:  # out of attempts: a plain StreamError to the caller
+        raise StreamError(exc.message, partial=exc.partial, error=exc.error) from None
+
+
+class _SleepPastDeadline(tenacity.stop.stop_base):
+    """Stop when the coming back-off sleep would end past ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+
+
+def _retrying(policy: RetryConfig, deadline: float | None) -> tenacity.AsyncRetrying:
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         return backoff_seconds(policy, state.attempt_number, exc)
 
-    retrying = tenacity.AsyncRetrying(
+    stop = tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(
+        policy.backoff.max_elapsed_time / 1000.0
+    )
+    if deadline is not None:
+        stop = stop | _SleepPastDeadline(deadline)
+    return tenacity.AsyncRetrying(
         sleep=anyio.sleep,
-        stop=tenacity.stop_after_attempt(policy.attempts)
-        | tenacity.stop_after_delay(policy.backoff.max_elapsed_time / 1000.0),
+        stop=stop,
         wait=wait,
         retry=tenacity.retry_if_exception(lambda exc: is_retryable(exc, policy)),
         reraise=True,
     )
-    return await retrying(attempt)

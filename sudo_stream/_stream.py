@@ -9,6 +9,7 @@ under a shield, which returns or discards the connection at once.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from types import TracebackType
@@ -21,7 +22,7 @@ import msgspec
 from ._config import RetryConfig, Timeout
 from ._deadline import Deadline, read_deadline
 from ._retry import RetryableStreamError, call_with_retries
-from ._transport import Transport, close_response, translate
+from ._transport import Transport, body_reader, close_response, media_type, translate
 from .assembler import StreamAssembler, StreamChunkError
 from .errors import APIResponseValidationError, APITimeoutError, StreamError, SudoError
 from .models.chunk import ChatCompletionChunk
@@ -78,12 +79,12 @@ class ChatStream:
         total_at: float | None,
         started: float,
         max_event_size: int,
+        max_response_size: int,
     ) -> None:
         self.response = response
-        # Raw bytes are cheapest; a compressed body must be decoded, and a transport that
-        # hands back an already-read response (httpx.MockTransport) only serves its bytes.
-        encoded = "content-encoding" in response.headers or response.is_stream_consumed
-        self._raw = response.aiter_bytes() if encoded else response.aiter_raw()
+        # Raw bytes are cheapest; gzip and deflate go through a bounded Inflater.
+        self._raw, self._inflater = body_reader(response)
+        self._max_bytes = max_response_size
         self._deadline_reads = deadline_reads
         self._timeout = timeout
         self._deadline = deadline
@@ -245,26 +246,44 @@ class ChatStream:
             ) from exc
 
     async def _fill(self) -> bool:
-        """Read once from the socket and parse; False at the end of the body."""
+        """Read once from the socket (or decode more of what was read) and parse; False at
+        the end of the body."""
         if self._eof:
             return False
-        deadline = self._deadline
-        if self._deadline_reads:
-            token = read_deadline.set(deadline)
-            try:
-                data = await self._raw.__anext__()
-            except StopAsyncIteration:
-                data = b""
-            except httpx.HTTPError as exc:
-                raise self._with_partial(translate(exc, deadline)) from exc
-            finally:
-                read_deadline.reset(token)
+        inflater = self._inflater
+        if inflater is None:  # the hot path, inlined: one socket read
+            if self._deadline_reads:
+                deadline = self._deadline
+                token = read_deadline.set(deadline)
+                try:
+                    data = await self._raw.__anext__()
+                except StopAsyncIteration:
+                    data = b""
+                except httpx.HTTPError as exc:
+                    raise self._with_partial(translate(exc, deadline)) from exc
+                finally:
+                    read_deadline.reset(token)
+            else:
+                data = await self._fill_with_scope(self._deadline)
+            if not data:
+                self._eof = True
+                return False
+        elif inflater.pending:
+            data = self._inflate(inflater.more)
         else:
-            data = await self._fill_with_scope(deadline)
-        if not data:
-            self._eof = True
-            return False
+            raw = await self._read_raw()
+            data = self._inflate(lambda: inflater.decode(raw) if raw else inflater.flush())
+            if not raw:
+                self._eof = True
+                if not data:
+                    return False
         self._bytes += len(data)
+        if self._bytes > self._max_bytes:
+            raise StreamError(
+                f"the stream exceeded max_response_size={self._max_bytes} bytes "
+                f"after {self._events} events",
+                partial=self._assembler.completion(),
+            )
         try:
             events = self._parser.feed(data)
         except SSEError as exc:
@@ -277,6 +296,30 @@ class ChatStream:
                 self._first_at = now
             self._arm("idle", self._timeout.idle, now)
         return True
+
+    def _inflate(self, step: Callable[[], bytes]) -> bytes:
+        try:
+            return step()
+        except zlib.error as exc:
+            raise StreamError(
+                f"could not decode the compressed stream after {self._events} events: {exc}",
+                partial=self._assembler.completion(),
+            ) from exc
+
+    async def _read_raw(self) -> bytes:
+        """The next piece of the body as it came off the wire (b"" at its end)."""
+        if not self._deadline_reads:
+            return await self._fill_with_scope(self._deadline)
+        deadline = self._deadline
+        token = read_deadline.set(deadline)
+        try:
+            return await self._raw.__anext__()
+        except StopAsyncIteration:
+            return b""
+        except httpx.HTTPError as exc:
+            raise self._with_partial(translate(exc, deadline)) from exc
+        finally:
+            read_deadline.reset(token)
 
     async def _fill_with_scope(self, deadline: Deadline) -> bytes:
         # A borrowed http_client does not honour our deadlines: bound this read ourselves.
@@ -332,17 +375,6 @@ class ChatStream:
             except (SudoError, httpx.HTTPError):
                 pass  # the answer is complete; a broken tail only costs the connection
         await self.aclose()
-
-    async def _read_raw(self) -> bytes:
-        if self._deadline_reads:
-            token = read_deadline.set(self._deadline)
-            try:
-                return await self._raw.__anext__()
-            except StopAsyncIteration:
-                return b""
-            finally:
-                read_deadline.reset(token)
-        return await self._fill_with_scope(self._deadline)
 
     async def _abort(self) -> None:
         await self.aclose()
@@ -466,15 +498,20 @@ class StreamRequest:
             await self._stream.aclose()
 
 
-async def open_chat_stream(  # noqa: ASYNC109 (a Timeout of several bounds)
+async def open_chat_stream(
     transport: Transport,
     build: Callable[[], httpx.Request],
     *,
-    timeout: Timeout,
+    timeout: Timeout,  # noqa: ASYNC109 (a Timeout of several bounds)
     retries: RetryConfig,
     max_event_size: int,
+    max_response_size: int,
 ) -> ChatStream:
-    """Send a streaming request (with retries until the first event) and return the stream."""
+    """Send a streaming request (with retries until the first event) and return the stream.
+
+    The ``total`` bound covers the opening too: connecting, every attempt and every
+    back-off sleep between them.
+    """
     started = time.monotonic()
     total_at = None if timeout.total is None else started + timeout.total
 
@@ -485,8 +522,9 @@ async def open_chat_stream(  # noqa: ASYNC109 (a Timeout of several bounds)
         try:
             await transport.check_status(response, deadline)
             content_type = response.headers.get("content-type", "")
-            if not content_type.startswith("text/event-stream"):
-                body = await transport.read_body(response, deadline, limit=1 << 16)
+            if media_type(content_type) != "text/event-stream":
+                body = await transport.read_body(response, deadline, 1 << 16, cut=True)
+                body = transport.scrub(body)
                 raise APIResponseValidationError(
                     f"expected a text/event-stream answer to a streaming request, got "
                     f"{content_type or 'no content type'}: {body[:200]!r}",
@@ -503,11 +541,18 @@ async def open_chat_stream(  # noqa: ASYNC109 (a Timeout of several bounds)
             total_at=total_at,
             started=started,
             max_event_size=max_event_size,
+            max_response_size=max_response_size,
         )
         await stream._prefetch()
         return stream
 
-    return await call_with_retries(attempt, retries)
+    if total_at is None:
+        return await call_with_retries(attempt, retries)
+    # Reads are bounded by the deadline already; this scope bounds connecting and writing.
+    with anyio.CancelScope(deadline=anyio.current_time() + (total_at - started)) as scope:
+        return await call_with_retries(attempt, retries, total_at)
+    assert scope.cancelled_caught
+    raise APITimeoutError("total", timeout.total, "while opening the stream")
 
 
 def _armed(deadline: Deadline, timeout: Timeout, now: float, total_at: float | None) -> Deadline:

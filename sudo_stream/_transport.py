@@ -3,21 +3,31 @@ ours, keep the API key out of every repr and message."""
 
 from __future__ import annotations
 
+import re
+import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
 
 from ._config import Timeout
-from ._deadline import Deadline, DeadlineBackend, read_deadline
+from ._deadline import Deadline, DeadlineBackend, LazyTLS, read_deadline
 from ._version import __version__
-from .errors import APIConnectionError, APIStatusError, APITimeoutError, SudoError
+from .errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    SudoError,
+)
 
 DEFAULT_SERVER_URL = "https://sudoapp.dev/api"
 USER_AGENT = f"sudo_stream/{__version__} (python; httpx {httpx.__version__})"
 
 QueryParams = Sequence[tuple[str, str]]
+_ERROR_BODY_LIMIT = 1 << 20
 
 
 def redact(secret: str | None) -> str:
@@ -27,37 +37,180 @@ def redact(secret: str | None) -> str:
     return f"'***{secret[-4:]}'" if len(secret) > 12 else "'***'"
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_header_name(name: str) -> str:
+    """Reject a header name that is not an HTTP token (``:``, spaces, CR, LF, ...)."""
+    if not isinstance(name, str):
+        raise TypeError(f"a header name must be a str, got {type(name).__name__}")
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"invalid header name {name!r}")
+    return name
+
+
 def check_header_value(name: str, value: str) -> str:
-    """Reject header values that could inject another header or end the header block."""
+    """Reject header values that could inject another header or end the header block (CR,
+    LF, NUL and other control characters), and non-ASCII ones, which HTTP cannot carry.
+
+    The message never repeats the value: it may be a secret.
+    """
     if not isinstance(value, str):
         raise TypeError(f"header {name!r} must be a str, got {type(value).__name__}")
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise ValueError(f"header {name!r} contains a CR, LF or NUL character")
+    if _CONTROL.search(value):
+        raise ValueError(f"header {name!r} contains a CR, LF, NUL or other control character")
+    if not value.isascii():
+        raise ValueError(f"header {name!r} contains a non-ASCII character")
     return value
 
 
 def normalize_server_url(url: str) -> str:
-    """Validate a server URL (http or https, with a host) and drop its trailing slash."""
-    parsed = httpx.URL(url)
+    """Validate a server URL and drop its trailing slash: http or https, with a host, and
+    no credentials, query or fragment. The message never repeats the URL (a key pasted in
+    the wrong argument would end up in logs)."""
+    if not isinstance(url, str):
+        raise TypeError(f"server_url must be a str, got {type(url).__name__}")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise ValueError("server_url is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"server_url must be an http(s) URL with a host, got {url!r}")
+        raise ValueError(
+            "server_url must be an http:// or https:// URL with a host, "
+            "such as https://sudoapp.dev/api"
+        )
+    if parsed.userinfo:
+        raise ValueError("server_url must not hold credentials (user:password@); use api_key")
+    if parsed.query or parsed.fragment or "?" in url or "#" in url:
+        raise ValueError("server_url must not have a query or a fragment")
     return url.rstrip("/")
 
 
+def media_type(content_type: str) -> str:
+    """``Text/Event-Stream; charset=utf-8`` -> ``text/event-stream``."""
+    return content_type.partition(";")[0].strip().lower()
+
+
+INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+INFLATE_STEP = 64 * 1024
+
+
+class Inflater:
+    """Decodes a gzip or deflate body as it arrives, at most ``step`` bytes per call, so a
+    small compressed body never expands into a huge buffer at once (a "zip bomb"): the
+    caller checks its size limit between calls. Raises ``zlib.error`` on a corrupt body.
+    """
+
+    __slots__ = ("_deflate", "_fresh", "_step", "_z")
+
+    def __init__(self, encoding: str, step: int = INFLATE_STEP) -> None:
+        self._deflate = encoding == "deflate"
+        self._z = zlib.decompressobj() if self._deflate else zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._fresh = True
+        self._step = step
+
+    @property
+    def pending(self) -> bool:
+        """Whether input is left over that :meth:`more` will decode."""
+        return bool(self._z.unconsumed_tail)
+
+    def decode(self, data: bytes) -> bytes:
+        """Decode the next piece of the body (some of it, when :attr:`pending` after)."""
+        if self._fresh:
+            self._fresh = False
+            if self._deflate:
+                try:
+                    return self._z.decompress(data, self._step)
+                except zlib.error:  # raw deflate without the zlib header, as some servers send
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._z.decompress(data, self._step)
+
+    def more(self) -> bytes:
+        """Decode more of the input already given."""
+        return self._z.decompress(self._z.unconsumed_tail, self._step)
+
+    def flush(self) -> bytes:
+        """At the end of the body: what the decoder still holds."""
+        return self._z.flush()
+
+
+def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Inflater | None]:
+    """The body's byte iterator, and the decoder its bytes must go through, if any.
+
+    Raw bytes are cheapest; gzip and deflate are decoded by an :class:`Inflater` (bounded
+    per step). Any other encoding is left to httpx, as is a body a transport has already
+    read (``httpx.MockTransport``).
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if response.is_stream_consumed or encoding not in ("", "identity", *INFLATABLE):
+        return response.aiter_bytes(), None
+    return response.aiter_raw(), Inflater(encoding) if encoding in INFLATABLE else None
+
+
+def default_tls_context() -> ssl.SSLContext:
+    """httpx's default context: certificates and host names verified against certifi's
+    bundle (or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), offering HTTP/1.1 as httpcore does.
+    Blocking: reads the CA bundle."""
+    context = httpx.create_ssl_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 def _new_http_client() -> httpx.AsyncClient:
+    tls = LazyTLS(default_tls_context)
     transport = httpx.AsyncHTTPTransport(
+        verify=tls.placeholder,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
     )
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if backend is not None:
-        pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
+        pool._network_backend = DeadlineBackend(backend, tls)  # type: ignore[union-attr]
+    else:  # not the httpcore we know: verify with a context built here, blocking or not
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000)
+        )
     return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
 
 
 def _honours_deadlines(client: httpx.AsyncClient) -> bool:
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     return isinstance(getattr(pool, "_network_backend", None), DeadlineBackend)
+
+
+class RequestBody(httpx.AsyncByteStream):
+    """A request body whose iterator is a plain object, not an async generator.
+
+    httpx's own (``ByteStream``) is an async generator: when a send is cancelled or fails
+    while the body is being written, httpcore leaves it suspended, and trio warns when it
+    is garbage collected. This one has nothing to finalize.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _Once(self._data)
+
+
+class _Once:
+    """An async iterator over one piece of bytes."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = self._data
+        if data is None:
+            raise StopAsyncIteration
+        self._data = None
+        return data
 
 
 class Transport:
@@ -79,7 +232,7 @@ class Transport:
         self.deadline_reads = _honours_deadlines(self._client)
         headers = {"user-agent": USER_AGENT, "accept": "application/json"}
         for name, value in (default_headers or {}).items():
-            headers[name.lower()] = check_header_value(name, value)
+            headers[check_header_name(name).lower()] = check_header_value(name, value)
         if api_key:
             headers["authorization"] = "Bearer " + check_header_value("api_key", api_key)
         self._headers = headers
@@ -110,7 +263,7 @@ class Transport:
         if accept is not None:
             merged["accept"] = accept
         for name, value in (headers or {}).items():
-            merged[name.lower()] = check_header_value(name, value)
+            merged[check_header_name(name).lower()] = check_header_value(name, value)
         # httpx bounds connect/pool and writes; reads are bounded by our deadlines when we
         # can, otherwise httpx's read timeout is the first_event bound.
         http_timeout = httpx.Timeout(
@@ -119,7 +272,7 @@ class Transport:
             write=timeout.idle,
             read=None if self.deadline_reads else timeout.first_event,
         )
-        return self._client.build_request(
+        request = self._client.build_request(
             method,
             self.base_url + path,
             params=list(params) if params else None,
@@ -127,6 +280,9 @@ class Transport:
             headers=merged,
             timeout=http_timeout,
         )
+        if content is not None:
+            request.stream = RequestBody(content)
+        return request
 
     async def send(self, request: httpx.Request, deadline: Deadline) -> httpx.Response:
         """Send and return the response with its body unread; raise ours on failure."""
@@ -138,33 +294,82 @@ class Transport:
         finally:
             read_deadline.reset(token)
 
-    async def read_body(self, response: httpx.Response, deadline: Deadline, limit: int) -> bytes:
-        """Read a whole (non-streaming) body, bounded in time and size, then close it."""
+    async def read_body(
+        self, response: httpx.Response, deadline: Deadline, limit: int, *, cut: bool = False
+    ) -> bytes:
+        """Read a whole (non-streaming) body, bounded in time and size, then close it.
+
+        Over ``limit`` bytes (decoded), the body is cut there when ``cut``, else
+        :class:`APIResponseValidationError` names the limit (not retried: it would be as
+        large again).
+        """
         token = read_deadline.set(deadline)
-        body = response.aiter_bytes()
+        body, inflater = body_reader(response)
+        parts: list[bytes] = []
+        size = 0
         try:
-            parts: list[bytes] = []
-            size = 0
-            async for piece in body:
-                size += len(piece)
-                if size > limit:
-                    raise APIConnectionError(
-                        f"response body larger than the {limit}-byte limit (max_response_size)"
-                    )
-                parts.append(piece)
-            return b"".join(parts)
+            while True:
+                try:
+                    raw = await body.__anext__()
+                except StopAsyncIteration:
+                    raw = b""
+                if inflater is None:
+                    piece = raw
+                else:
+                    piece = inflater.decode(raw) if raw else inflater.flush()
+                while piece:
+                    size += len(piece)
+                    if size > limit:
+                        if not cut:
+                            raise APIResponseValidationError(
+                                f"the response body is larger than max_response_size={limit} bytes",
+                                status_code=response.status_code,
+                            )
+                        parts.append(piece[: len(piece) - (size - limit)])
+                        return b"".join(parts)
+                    parts.append(piece)
+                    piece = inflater.more() if inflater is not None and inflater.pending else b""
+                if not raw:
+                    return b"".join(parts)
         except httpx.HTTPError as exc:
             raise_translated(exc, deadline)
+        except zlib.error as exc:
+            raise APIResponseValidationError(
+                f"could not decode the response body: {exc}", status_code=response.status_code
+            ) from exc
         finally:
             read_deadline.reset(token)
             await close_response(response, body)
 
+    def scrub(self, body: bytes) -> bytes:
+        """``body`` with the API key blotted out, should a server echo it back."""
+        key = self._api_key
+        if key and key.encode() in body:
+            return body.replace(key.encode(), b"[redacted]")
+        return body
+
     async def check_status(self, response: httpx.Response, deadline: Deadline) -> None:
-        """Raise the matching :class:`APIStatusError` for a 4xx/5xx answer."""
-        if response.status_code < 400:
+        """Raise :class:`APIStatusError` (the class for the status) for anything but a 2xx.
+
+        A 3xx is an error too: redirects are never followed, so the API key is only ever
+        sent to ``server_url``. The error body is read up to 1 MiB (the rest is dropped),
+        and the API key is blotted out of it should the server echo it.
+        """
+        status = response.status_code
+        if 200 <= status < 300:
             return
-        body = await self.read_body(response, deadline, limit=1 << 20)
-        raise APIStatusError.from_response(response.status_code, response.headers, body)
+        body = self.scrub(await self.read_body(response, deadline, _ERROR_BODY_LIMIT, cut=True))
+        if status >= 400:
+            raise APIStatusError.from_response(status, response.headers, body)
+        target = response.headers.get("location") or "nowhere"
+        raise APIStatusError(
+            f"HTTP {status}: the server redirects to {target}; redirects are not followed "
+            "(point server_url there if you trust it)",
+            status_code=status,
+            headers=response.headers,
+            body=None,
+            text=body.decode("utf-8", "replace"),
+        )
 
 
 async def close_response(
@@ -186,7 +391,7 @@ async def close_response(
         try:
             while True:
                 await body.__anext__()  # drains what was already buffered, then fails
-        except BaseException:  # noqa: BLE001 (the response is closed; nothing to report)
+        except BaseException:  # the response is closed; nothing to report
             pass
 
 

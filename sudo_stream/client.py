@@ -37,6 +37,12 @@ class AsyncSudo:
     number of retries); ``timeout`` a :class:`Timeout` or seconds. Bring your own
     ``http_client`` to share a pool; it is not closed by :meth:`aclose`.
 
+    Memory is bounded whatever the server sends: ``max_event_size`` bounds one SSE event
+    (default 4 MiB) and ``max_response_size`` the bytes of one answer, decoded, a stream's
+    included (default 64 MiB); past them a stream raises :class:`StreamError` and any other
+    call :class:`APIResponseValidationError`, naming the limit. Compressed bodies are
+    decoded a step at a time, so a small gzip body cannot inflate past the limit either.
+
     Use it as ``async with AsyncSudo() as sudo:``, or call :meth:`aclose` when done.
     """
 
@@ -162,14 +168,15 @@ class AsyncSudo:
                 return msgspec.json.decode(body, type=result_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise APIResponseValidationError(
-                    f"unexpected answer to {method} {path}: {exc} (body {body[:200]!r})",
+                    f"unexpected answer to {method} {path}: {exc} "
+                    f"(body {transport.scrub(body)[:200]!r})",
                     status_code=response.status_code,
                 ) from exc
 
         if timeout.total is None:
             return await call_with_retries(attempt, retries)
         with anyio.move_on_after(timeout.total) as scope:
-            return await call_with_retries(attempt, retries)
+            return await call_with_retries(attempt, retries, total_at)
         assert scope.cancelled_caught
         raise APITimeoutError("total", timeout.total, f"on {method} {path}")
 
@@ -183,4 +190,5 @@ class AsyncSudo:
             timeout=timeout,
             retries=retries,
             max_event_size=self._max_event_size,
+            max_response_size=self._max_response_size,
         )

@@ -1,7 +1,8 @@
 """The exception tree. Every error the library raises is a :class:`SudoError`::
 
     SudoError
-    ├── APIStatusError                 the server answered with an error status
+    ├── APIStatusError                 the server answered with a non-2xx status (a 3xx
+    │   │                              too: redirects are never followed)
     │   ├── BadRequestError            400
     │   ├── AuthenticationError        401
     │   ├── PermissionDeniedError      403
@@ -12,7 +13,8 @@
     │   └── InternalServerError        5xx
     ├── APIConnectionError             no answer: refused, reset before a response, DNS, TLS
     │   └── APITimeoutError            a time bound fired (``.bound`` names which)
-    ├── APIResponseValidationError     a 2xx answer we cannot use (bad JSON, wrong content type)
+    ├── APIResponseValidationError     a 2xx answer we cannot use (bad JSON, wrong content
+    │                                  type, larger than max_response_size)
     └── StreamError                    something wrong inside a stream; carries ``.partial``
 
 Foreign errors (httpx, msgspec) are translated at the boundary with ``raise ... from exc``.
@@ -65,7 +67,8 @@ class SudoError(Exception):
 
 
 class APIStatusError(SudoError):
-    """The server answered with a 4xx or 5xx status.
+    """The server answered with a 4xx or 5xx status, or with a redirect (3xx), which is
+    never followed so that the API key only ever goes to ``server_url``.
 
     ``body`` is the parsed ``{"error": {...}}`` body when there was one, ``text`` the raw
     body text; ``request_id`` comes from the ``x-request-id`` header.
@@ -198,8 +201,9 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIResponseValidationError(SudoError):
-    """A successful status whose body cannot be used: invalid JSON, an unexpected shape, or
-    a streaming call answered with something other than ``text/event-stream``."""
+    """A successful status whose body cannot be used: invalid JSON, an unexpected shape, a
+    body larger than ``max_response_size``, or a streaming call answered with something
+    other than ``text/event-stream``."""
 
     status_code: int
 
@@ -210,8 +214,9 @@ class APIResponseValidationError(SudoError):
 
 class StreamError(SudoError):
     """Something went wrong inside a stream: an ``{"error": ...}`` event, an undecodable
-    chunk, an event over the size limit, a connection lost mid-stream, or a stream that
-    ended early (no ``[DONE]`` and no finish reason). A stall is an :class:`APITimeoutError`
+    chunk, an event over ``max_event_size``, a stream over ``max_response_size`` in all,
+    a connection lost mid-stream, or a stream that ended early (no ``[DONE]`` and no
+    finish reason). A stall is an :class:`APITimeoutError`
     (with ``partial`` set) instead.
 
     ``partial`` is the completion assembled from the chunks received before the failure;

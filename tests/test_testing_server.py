@@ -170,7 +170,7 @@ async def test_default_json_reply_echoes_model(
     assert (request.method, request.path, request.connection) == ("POST", CHAT, 1)
     assert request.json()["model"] == "gpt-4o"
     assert request.headers["content-type"] == "application/json"
-    assert server.stats.requests_served == 1
+    await served(server, 1)
     assert server.stats.bytes_written[0] > len(response.content)
 
 
@@ -416,6 +416,13 @@ async def test_server_exit_cancels_open_connections(anyio_backend: str) -> None:
 # --- connections and requests -------------------------------------------------------------
 
 
+async def served(server: testing.FakeSudoServer, count: int) -> None:
+    """The server counts a request once its handler task finishes: let it catch up."""
+    with anyio.fail_after(5):
+        while server.stats.requests_served < count:
+            await anyio.sleep(0.005)
+
+
 @pytest.mark.anyio
 async def test_keep_alive_reuses_one_connection(
     server: testing.FakeSudoServer, client: httpx.AsyncClient
@@ -426,6 +433,7 @@ async def test_keep_alive_reuses_one_connection(
         await client.post(CHAT, json=payload)
     await client.get("/system/health")
     assert [r.connection for r in server.requests] == [1] * 6
+    await served(server, 6)
     stats = server.stats
     assert (stats.total_connections, stats.open_connections, stats.requests_served) == (1, 1, 6)
     assert len(stats.bytes_written) == 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
@@ -77,9 +79,13 @@ class Exchange:
         self.keep_alive = False
         await self._send(data, last=True)
 
-    def drop(self) -> None:
-        """Give up on this response: the connection is closed without another byte."""
+    def drop(self, *, reset: bool = False) -> None:
+        """Give up on this response: the connection is closed without another byte
+        (with ``reset``, by a TCP RST: unsent data is discarded)."""
         self.keep_alive = False
+        if reset:
+            raw = self._stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     async def watched(self, play: Callable[[], Awaitable[None]]) -> None:
         """Run ``play`` while watching the socket; stop it as soon as the client leaves.

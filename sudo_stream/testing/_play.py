@@ -62,7 +62,7 @@ def error_body(status: int, message: str | None = None) -> dict[str, Any]:
 
 async def _play(response: ScriptedResponse, exchange: Exchange, request_id: str) -> None:
     if isinstance(response, Drop):
-        exchange.drop()
+        exchange.drop(reset=response.reset)
     elif isinstance(response, Raw):
         await exchange.raw(response.data)
     elif isinstance(response, JSON):
@@ -171,7 +171,7 @@ async def _stream(
         if isinstance(write, StallItem):
             await _sleep(write.seconds)
         elif isinstance(write, Drop):
-            exchange.drop()
+            exchange.drop(reset=write.reset)
             return
         else:
             await anyio.sleep(stream.delay)

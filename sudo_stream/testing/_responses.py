@@ -33,7 +33,11 @@ class Drop:
     As a whole response: after reading the request, before any response byte (the client
     sees "connection closed before the response"). Inside a :class:`Stream`: in the middle
     of the body, without the final zero-length chunk (the client sees an incomplete body).
+    ``reset`` closes with a TCP RST (``SO_LINGER`` 0) instead of a FIN: the client sees
+    "connection reset by peer".
     """
+
+    reset: bool = False
 
 
 StreamItem: TypeAlias = Mapping[str, Any] | bytes | str | StallItem | Drop

@@ -1,0 +1,132 @@
+"""``benchmarks/README.md``: how to run, the method, then one run's machine and tables.
+
+The file is regenerated whole by every run that writes it (``python -m benchmarks``, not
+``--quick`` or ``--smoke`` unless ``--readme`` is given), so edit this template, not the
+Markdown.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import report
+
+_HEAD = """\
+# Benchmarks
+
+`sudo_stream` side by side with the raw transport, httpx-sse, openai-python and sudo-ai,
+over real HTTP on loopback, measured by `python -m benchmarks` (or `nox -s bench`).
+The targets are those of `shared/docs/design.md` section 4, checked as ratios measured in
+the same run, so the machine's speed cancels out.
+
+## Running
+
+```
+python -m benchmarks                 # the default run, ~5 minutes on 2 cores; rewrites this file
+python -m benchmarks --full          # + sudo-ai in the concurrency part, a traced run, more
+                                     #   rounds (~12 minutes); rewrites this file
+python -m benchmarks --quick         # smaller streams, fewer rounds: ~1 minute smoke run
+python -m benchmarks --smoke         # tiny sizes: checks that every part works, ~30 s
+python -m benchmarks --parts throughput,latency --backends trio --clients raw,sudo_stream
+python -m benchmarks --tracemalloc 200   # also a traced run of 200 concurrent streams
+python -m benchmarks --json out.json     # keep the raw results
+nox -s bench                         # the same in a fresh venv with the `bench` extras
+python benchmarks/bench_sse.py       # the in-memory micro-benchmarks alone
+python benchmarks/bench_core.py
+```
+
+Parts (`--parts`): `imports`, `sse`, `core`, `throughput`, `latency`, `concurrency`.
+A run of selected parts, loops or clients, `--quick` and `--smoke` only print (add
+`--readme` to write this file anyway). The exit status is 0 whether targets are met or
+not (it is a measurement), 2 if a part could not run. The test suite never imports this
+package (pytest collects `tests/` only).
+
+## Method
+
+- **Server** (`server.py`): a separate process on 127.0.0.1 (plain asyncio, raw sockets)
+  that builds every response once (status line, headers, and the body chunk-encoded with
+  *one HTTP chunk per SSE event*, as the reference figures used) and writes it with
+  `sock_sendall` in 256 KiB slices. `POST /v1/chat/completions` answers the stream named
+  by the `x-bench-stream` header (the body is ignored); connections are kept alive. The
+  `latency` stream sends its first event, pauses, then the rest. It exits after a fixed
+  lifetime or as soon as the runner's pipe to it closes. On 2+ cores the server runs
+  pinned to the last CPU and every measuring process to CPU 0.
+- **Streams** (`workloads.py`, bytes from `bench_core.py`): `content` is OpenAI-shaped
+  ~245-byte content chunks (role chunk, text chunks, finish chunk, usage chunk, then
+  `[DONE]`); `tool` is one tool call whose JSON arguments arrive in ~12-byte fragments;
+  `small` (200 chunks) is used by the concurrency part.
+- **Clients** (`clients.py`), each as its users would call it, retries off, no read
+  timeout, a pool of 2,000 connections: raw httpx `aiter_raw()` (bytes counted and
+  dropped: the transport's own limit); httpx-sse `aiter_sse()` + `json.loads`;
+  openai-python `chat.completions.create(stream=True)` iterated, and its accumulating
+  `chat.completions.stream()` helper (events, then `get_final_completion()`; the tool is
+  passed non-strict, so the helper does not re-parse partial arguments); sudo-ai
+  `router.create_streaming_async` iterated; sudo_stream `create_streaming` iterated
+  (typed chunks), with `final_completion()`, and with `events()`. Every client checks
+  what it got (chunks, bytes, or the assembled text and arguments) against the stream.
+- **Rounds** (`measure.py`): the clients take turns round by round (so drift in load hits
+  them alike); each gets up to N rounds, but once it has its minimum it stops when the
+  next round would take it past a time budget, so the slow clients get fewer rounds (a
+  client whose single round outlasts the budget gets one: it already averages over
+  50,000 chunks). Tables show the median and the spread (min-max) over the rounds and
+  how many there were; `--full` gives every client at least three.
+- **Concurrency**: each client in a fresh process per round: after one warm-up stream,
+  1,000 streams of 200 chunks start at once in one task group; wall time, and the growth
+  of peak RSS over the RSS before the run (the kernel's peak mark is reset first), per
+  stream. `--tracemalloc N` adds a traced run of N streams (tracemalloc slows
+  pure-Python clients several times, so only `--full` does it). sudo-ai takes ~90 s
+  here and has no target in this part, so only `--full` runs it.
+- **CPU time**: the throughput tables also give the client process's CPU time per chunk
+  (`time.process_time`), which, unlike wall time, does not grow when another process
+  competes for the core.
+- **Time to first chunk**: from the call to the first chunk object, on a warm
+  keep-alive connection, against a server that sends one chunk, pauses 20 ms, then the
+  rest (every client reads to the end, so connections are reused). Rounds rotate the
+  order of the clients; in each, a client reads three streams in a row and the last one
+  counts (the first after another client pays for that one's state). "Added" is the
+  median of the per-round differences from raw httpx's first `aiter_raw()` piece, and
+  the difference of the minimums.
+- **Import time**: `import X` timed inside a fresh interpreter (start-up not counted),
+  median of several.
+- **Event loops**: asyncio and trio. sudo-ai runs on asyncio only (its retry loop calls
+  `asyncio.sleep`); openai-python supports trio through anyio. openai-python 3.x runs on
+  `httpx2`/`httpcore2` (its own transport stack), the others on `httpx`/`httpcore`.
+"""
+
+
+def render(results: dict[str, Any], command: str) -> str:
+    """The whole README for one run."""
+    info = results["machine"]
+    when = time.strftime("%Y-%m-%d", time.gmtime(results.get("finished", time.time())))
+    lines = [
+        _HEAD,
+        "## Results",
+        "",
+        f"One run on {when}: `{command}` ({results['seconds'] / 60:.1f} minutes).",
+        "",
+        "### Machine",
+        "",
+        report.machine(info),
+        "",
+        "![throughput per client](throughput.png)",
+        "",
+        report.tables(results),
+        "",
+    ]
+    notes = _notes(results)
+    if notes:
+        lines += ["### Notes", "", notes, ""]
+    return "\n".join(lines)
+
+
+def _notes(results: dict[str, Any]) -> str:
+    out = []
+    failed = {
+        (r["client"], r["stream"], r["error"])
+        for r in results.get("throughput", [])
+        if r.get("error")
+    }
+    for client, stream, error in sorted(failed):
+        out.append(f"- {client} fails on the {stream} stream: `{error}`.")
+    return "\n".join(out)

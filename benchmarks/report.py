@@ -1,0 +1,257 @@
+"""Tables of a run's results (Markdown, which reads as well in a terminal) and the README.
+
+:func:`tables` renders every part that was run, then the targets with PASS/MISS;
+:func:`readme` wraps them with the method, the machine and the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .clients import DRIVERS
+from .targets import Results, verdicts
+
+_MB = 1e6
+_KIB = 1024
+
+
+def _label(client: str) -> str:
+    driver = DRIVERS.get(client)
+    return driver.label if driver is not None else client  # type: ignore[attr-defined]
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
+    """A Markdown table; ``align`` is one letter per column (l or r, default r but first)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    marks = ["---" if a == "l" else "---:" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _num(value: float | None, fmt: str = ",.0f", none: str = "—") -> str:
+    return none if value is None else format(value, fmt)
+
+
+def throughput(results: dict[str, Any]) -> str:
+    rows_by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results.get("throughput", []):
+        rows_by.setdefault((r["backend"], r["stream"]), []).append(r)
+    res = Results(results)
+    out = []
+    for (backend, stream), rows in rows_by.items():
+        chunks, size = rows[0]["chunks"], rows[0]["bytes"]
+        raw = res.throughput(backend, stream, "raw")
+        ours = res.throughput(backend, stream, "sudo_stream")
+        body = []
+        for r in rows:
+            if r.get("error") or not r["n"]:
+                body.append(
+                    [_label(r["client"]), "fails", "", "", "", "", "", r.get("error") or ""]
+                )
+                continue
+            median = r["median"]
+            cpu = r.get("cpu_median")
+            body.append(
+                [
+                    _label(r["client"]),
+                    _num(chunks / median),
+                    f"{chunks / r['max']:,.0f}-{chunks / r['min']:,.0f}",
+                    _num(size / median / _MB, ".1f"),
+                    _num(None if cpu is None else cpu / chunks * 1e6, ".2f"),
+                    _num(median / raw if raw else None, ".2f"),
+                    _num(median / ours if ours else None, ".1f"),
+                    str(r["n"]),
+                ]
+            )
+        out.append(
+            f"**{stream} stream, {backend}** ({chunks:,} chunks, {size / _MB:.1f} MB of SSE)\n\n"
+            + _table(
+                [
+                    "client",
+                    "chunks/s (median)",
+                    "spread (chunks/s)",
+                    "MB/s",
+                    "client CPU µs/chunk",
+                    "time ÷ raw",
+                    "time ÷ sudo_stream",
+                    "rounds",
+                ],
+                body,
+            )
+        )
+    return "\n\n".join(out)
+
+
+def sse(results: dict[str, Any]) -> str:
+    rows = results.get("sse", [])
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        pieces = "one event per piece" if r["split"] == "event" else "64 KiB pieces"
+        body.append(
+            [
+                pieces,
+                r["name"],
+                f"{r['us_per_event']:.3f}",
+                f"{r['min_us']:.3f}-{r['max_us']:.3f}",
+                _num(r["events_per_s"]),
+                f"{r['ratio']:.2f}",
+            ]
+        )
+    header = ["pieces", "parser", "µs/event (median)", "spread", "events/s", "time ÷ ours"]
+    return _table(header, body, "llrrrr")
+
+
+def core(results: dict[str, Any]) -> str:
+    rows = results.get("core", [])
+    if not rows:
+        return ""
+    body = [
+        [
+            r["workload"],
+            r["implementation"],
+            f"{r['us_per_chunk']:.2f}",
+            f"{r['min_s'] * 1e3:.0f}-{r['max_s'] * 1e3:.0f}",
+            _num(r["chunks_per_s"]),
+        ]
+        for r in rows
+    ]
+    header = ["stream", "implementation", "µs/chunk (median)", "spread (ms)", "chunks/s"]
+    return _table(header, body, "llrrr")
+
+
+def concurrency(results: dict[str, Any]) -> str:
+    runs = results.get("concurrency", [])
+    if not runs:
+        return ""
+    res = Results(results)
+    keys: list[tuple[str, str]] = []
+    for r in runs:
+        if (r["backend"], r["client"]) not in keys:
+            keys.append((r["backend"], r["client"]))
+    traced = any(r["tracemalloc"] for r in runs)
+    body = []
+    for backend, client in keys:
+        mine = [r for r in runs if (r["backend"], r["client"]) == (backend, client)]
+        timed = [r for r in mine if not r["tracemalloc"] and not r.get("error")]
+        errors = [r["error"] for r in mine if r.get("error")]
+        stats = res.concurrency(backend, client)
+        raw = res.concurrency(backend, "raw")["wall"]
+        walls = [r["wall"] for r in timed]
+        row = [
+            backend,
+            _label(client),
+            _num(stats["wall"], ".2f"),
+            f"{min(walls):.2f}-{max(walls):.2f}" if walls else errors[0] if errors else "",
+            _num(stats["wall"] / raw if stats["wall"] and raw else None, ".2f"),
+            _num(
+                None if stats["rss_per_stream"] is None else stats["rss_per_stream"] / _KIB, ".1f"
+            ),
+        ]
+        if traced:
+            peak = stats["traced_per_stream"]
+            row.append(_num(None if peak is None else peak / _KIB, ".1f"))
+        row.append(str(len(timed)))
+        body.append(row)
+    header = ["loop", "client", "wall s (median)", "spread", "wall ÷ raw", "RSS growth KiB/stream"]
+    if traced:
+        header.append("tracemalloc peak KiB/stream")
+    header.append("rounds")
+    return _table(header, body, "ll" + "r" * (len(header) - 2))
+
+
+def latency(results: dict[str, Any]) -> str:
+    rows = results.get("latency", [])
+    if not rows:
+        return ""
+    body = [
+        [
+            r["backend"],
+            _label(r["client"]),
+            f"{r['median'] * 1e3:.3f}",
+            f"{r['min'] * 1e3:.3f}-{r['max'] * 1e3:.3f}",
+            _num(None if r["added_median"] is None else r["added_median"] * 1e3, "+.3f"),
+            _num(None if r.get("added_min") is None else r["added_min"] * 1e3, "+.3f"),
+        ]
+        for r in rows
+    ]
+    header = [
+        "loop",
+        "client",
+        "first chunk ms (median)",
+        "spread",
+        "added over raw, ms (median of pairs)",
+        "(of minimums)",
+    ]
+    return _table(header, body, "llrrrr")
+
+
+def imports(results: dict[str, Any]) -> str:
+    rows = results.get("imports", [])
+    if not rows:
+        return ""
+    openai = Results(results).import_time("openai")
+    body = [
+        [
+            f"`{r['name']}`",
+            f"{r['median'] * 1e3:.1f}",
+            f"{r['min'] * 1e3:.1f}-{r['max'] * 1e3:.1f}",
+            str(r["modules"]),
+            _num(r["median"] / openai if openai else None, ".2f"),
+        ]
+        for r in rows
+    ]
+    header = ["import", "ms (median)", "spread", "modules loaded", "÷ openai"]
+    return _table(header, body)
+
+
+def targets(results: dict[str, Any]) -> str:
+    body = []
+    for v in verdicts(results):
+        if v.measured is None:
+            measured = "—"
+        elif v.required.endswith("ms"):
+            measured = f"{v.measured:+.3f} ms"
+        else:
+            measured = f"{v.measured:.2f}x"
+        body.append([v.target, v.where, measured, v.required, f"**{v.result}**", v.note])
+    return _table(["target", "where", "measured", "required", "result", "note"], body, "llrrll")
+
+
+SECTIONS = (
+    ("Single-stream throughput", throughput),
+    ("SSE parser alone (same bytes, in memory)", sse),
+    ("Parse + decode + assemble in memory (bench_core)", core),
+    ("Concurrency", concurrency),
+    ("Time to first chunk", latency),
+    ("Import time (fresh interpreter, start-up not counted)", imports),
+    ("Targets", targets),
+)
+
+
+def tables(results: dict[str, Any], level: str = "###") -> str:
+    """Every part of the run that has results, then the targets."""
+    out = []
+    for title, render in SECTIONS:
+        text = render(results)
+        if text:
+            out.append(f"{level} {title}\n\n{text}")
+    return "\n\n".join(out)
+
+
+def machine(info: dict[str, Any]) -> str:
+    rows = [
+        ["source", info.get("revision", "unknown")],
+        ["CPU", f"{info['cpu']} ({info['nproc']} cores)"],
+        ["OS", info["os"]],
+        ["Python", info["python"]],
+        [
+            "load average (1, 5, 15 min) at the end",
+            ", ".join(f"{x:.2f}" for x in info["load"] or ()),
+        ],
+        *[[name, version] for name, version in info["versions"].items()],
+    ]
+    return _table(["", ""], rows, "ll")

@@ -1,0 +1,213 @@
+"""The run: start the stream server, run every part in fresh worker processes, collect.
+
+The runner itself imports no client library: each measurement happens in a
+:mod:`benchmarks.worker` process (one per part and event loop, and one per client and
+round for the concurrency part), pinned to CPU 0 while the server has CPU 1 (on a
+machine with at least two). Results are plain dicts, ready for :mod:`benchmarks.report`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .clients import DRIVERS, supports
+from .measure import Rounds, import_time
+from .server import ServerProcess
+from .workloads import FULL, Sizes
+
+PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency")
+BACKENDS = ("asyncio", "trio")
+THROUGHPUT_CLIENTS = tuple(DRIVERS)
+LATENCY_CLIENTS = ("raw", "httpx-sse", "openai", "openai-helper", "sudo-ai", "sudo_stream")
+CONCURRENCY_CLIENTS = ("raw", "sudo_stream", "openai", "sudo-ai")
+SLOW_CONCURRENCY = ("sudo-ai",)
+"""Left out of the concurrency part unless ``--full`` (sudo-ai alone takes ~90 s there)."""
+IMPORTS = {
+    "httpx": "import httpx",
+    "sudo_stream": "import sudo_stream",
+    "sudo_stream + AsyncSudo": "import sudo_stream; sudo_stream.AsyncSudo",
+    "openai": "import openai",
+    "sudo_ai": "import sudo_ai",
+}
+
+
+@dataclass
+class Plan:
+    """What to run and how hard; the command line fills it in."""
+
+    parts: tuple[str, ...] = PARTS
+    backends: tuple[str, ...] = BACKENDS
+    clients: tuple[str, ...] = THROUGHPUT_CLIENTS
+    sizes: Sizes = FULL
+    rounds: Rounds = field(default_factory=Rounds)
+    concurrency_rounds: Rounds = field(default_factory=lambda: Rounds(2, 1, 12.0))
+    full: bool = False
+    """Also run the slow peers in the concurrency part."""
+    core_rounds: int = 1
+    sse_rounds: int = 7
+    latency_samples: int = 30
+    pause_ms: float = 20.0
+    import_repeat: int = 7
+    tracemalloc_streams: int = 0
+    """When > 0, also run each concurrency client under tracemalloc with this many streams."""
+    server_lifetime: float = 1800.0
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _cpus() -> tuple[int, int]:
+    """(server CPU, worker CPU): separate cores when there are two, else no pinning."""
+    if hasattr(os, "sched_getaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            return cpus[-1], cpus[0]
+    return -1, -1
+
+
+_STARTED = time.monotonic()
+
+
+def _log(message: str) -> None:
+    print(f"{time.monotonic() - _STARTED:6.1f}s {message}", file=sys.stderr, flush=True)
+
+
+class Runner:
+    """Runs a :class:`Plan`; :meth:`run` returns ``{part: [result dicts]}``."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.server_cpu, self.worker_cpu = _cpus()
+        self._sizes = json.dumps(asdict(plan.sizes))
+        self.failures: list[str] = []
+
+    def run(self) -> dict[str, Any]:
+        plan = self.plan
+        started = time.monotonic()
+        results: dict[str, Any] = {part: [] for part in PARTS}
+        if "imports" in plan.parts:
+            results["imports"] = self.imports()
+        for part in ("sse", "core"):
+            if part in plan.parts:
+                _log(f"[{part}] in memory")
+                rounds = plan.sse_rounds if part == "sse" else plan.core_rounds
+                results[part] = self.worker(part, "--rounds", str(rounds))
+        if {"throughput", "latency", "concurrency"} & set(plan.parts):
+            with ServerProcess(
+                plan.sizes,
+                pause_ms=plan.pause_ms,
+                lifetime=plan.server_lifetime,
+                cpu=self.server_cpu,
+            ) as url:
+                for backend in plan.backends:
+                    self._served(url, backend, results)
+        results["seconds"] = time.monotonic() - started
+        results["failures"] = self.failures
+        return results
+
+    def _served(self, url: str, backend: str, results: dict[str, Any]) -> None:
+        plan = self.plan
+        common = ["--url", url, "--backend", backend]
+        if "throughput" in plan.parts:
+            clients = [c for c in plan.clients if supports(c, backend)]
+            _log(f"[throughput {backend}] {', '.join(clients)}")
+            results["throughput"] += self.worker(
+                "throughput",
+                *common,
+                "--clients",
+                ",".join(clients),
+                "--rounds",
+                str(plan.rounds.rounds),
+                "--min-rounds",
+                str(plan.rounds.min_rounds),
+                "--budget",
+                str(plan.rounds.budget),
+            )
+        if "latency" in plan.parts:
+            clients = [c for c in LATENCY_CLIENTS if c in plan.clients and supports(c, backend)]
+            _log(f"[latency {backend}] {', '.join(clients)}")
+            results["latency"] += self.worker(
+                "latency",
+                *common,
+                "--clients",
+                ",".join(clients),
+                "--samples",
+                str(plan.latency_samples),
+                "--pause-ms",
+                str(plan.pause_ms),
+            )
+        if "concurrency" in plan.parts:
+            for client in CONCURRENCY_CLIENTS:
+                if client in SLOW_CONCURRENCY and not plan.full:
+                    continue
+                if client in plan.clients and supports(client, backend):
+                    results["concurrency"] += self.concurrency(common, client, backend)
+
+    def concurrency(self, common: list[str], client: str, backend: str) -> list[dict[str, Any]]:
+        """Fresh processes for one client: timed rounds, then one traced run if asked."""
+        plan = self.plan
+        streams = plan.sizes.concurrent_streams
+        runs: list[dict[str, Any]] = []
+        walls: list[float] = []
+        while plan.concurrency_rounds.wants_more(walls):
+            _log(f"[concurrency {backend}] {client}: {streams} streams, round {len(walls) + 1}")
+            got = self.worker(
+                "concurrency", *common, "--clients", client, "--streams", str(streams)
+            )
+            if not got:
+                break
+            run = got[0]
+            runs.append(run)
+            if run["error"]:
+                break
+            walls.append(run["wall"])
+        if plan.tracemalloc_streams > 0 and runs and not runs[-1]["error"]:
+            _log(f"[concurrency {backend}] {client}: traced, {plan.tracemalloc_streams} streams")
+            runs += self.worker(
+                "concurrency",
+                *common,
+                "--clients",
+                client,
+                "--streams",
+                str(plan.tracemalloc_streams),
+                "--tracemalloc",
+            )
+        return runs
+
+    def imports(self) -> list[dict[str, Any]]:
+        out = []
+        for name, statement in IMPORTS.items():
+            _log(f"[imports] {statement}")
+            out.append(
+                {"part": "imports", "name": name, **import_time(statement, self.plan.import_repeat)}
+            )
+        return out
+
+    def worker(self, part: str, *args: str) -> list[dict[str, Any]]:
+        """Run one worker process and return its results."""
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.worker",
+            part,
+            "--sizes",
+            self._sizes,
+            "--cpu",
+            str(self.worker_cpu),
+            *args,
+        ]
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        for line in done.stdout.splitlines():
+            if line.startswith("RESULT "):
+                results: list[dict[str, Any]] = json.loads(line[len("RESULT ") :])
+                return results
+        failure = f"worker {part} {' '.join(args)} failed (exit {done.returncode})"
+        _log(failure)
+        self.failures.append(failure)
+        return []

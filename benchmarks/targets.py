@@ -1,0 +1,194 @@
+"""The performance targets of design.md section 4, checked against one run's results.
+
+Every target is a ratio measured in the same run (or, for time to first chunk, a
+difference), so that the machine's speed cancels out. A target whose inputs were not
+measured in this run (a part left out, a client that failed) is ``n/a``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target on one backend (or workload)."""
+
+    target: str
+    where: str
+    measured: float | None
+    required: str
+    passed: bool | None
+    note: str = ""
+
+    @property
+    def result(self) -> str:
+        if self.passed is None:
+            return "n/a"
+        return "PASS" if self.passed else "MISS"
+
+
+class Results:
+    """Lookups over a run's result dicts."""
+
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.raw = results
+
+    def throughput(self, backend: str, stream: str, client: str) -> float | None:
+        """Median seconds to drain ``stream``, or None if not measured or failed."""
+        for r in self.raw.get("throughput", []):
+            if (r["backend"], r["stream"], r["client"]) == (backend, stream, client):
+                return None if r.get("error") or not r["n"] else float(r["median"])
+        return None
+
+    def sse(self, pieces: str, parser: str) -> float | None:
+        for r in self.raw.get("sse", []):
+            if (r["split"], r["name"]) == (pieces, parser):
+                return float(r["us_per_event"])
+        return None
+
+    def concurrency(self, backend: str, client: str) -> dict[str, float | None]:
+        """Median wall and RSS growth over the timed runs; the traced peak if any."""
+        runs = [
+            r
+            for r in self.raw.get("concurrency", [])
+            if (r["backend"], r["client"]) == (backend, client) and not r.get("error")
+        ]
+        timed = [r for r in runs if not r["tracemalloc"]]
+        traced = [r for r in runs if r["tracemalloc"]]
+        growth = [r["rss_growth"] / r["streams"] for r in timed if r["rss_growth"] is not None]
+        return {
+            "wall": statistics.median(r["wall"] for r in timed) if timed else None,
+            "rss_per_stream": statistics.median(growth) if growth else None,
+            "traced_per_stream": (
+                traced[-1]["traced_peak"] / traced[-1]["streams"] if traced else None
+            ),
+        }
+
+    def latency_added(self, backend: str, client: str) -> float | None:
+        for r in self.raw.get("latency", []):
+            if (r["backend"], r["client"]) == (backend, client):
+                added = r.get("added_median")
+                return None if added is None else float(added)
+        return None
+
+    def import_time(self, name: str) -> float | None:
+        for r in self.raw.get("imports", []):
+            if r["name"] == name and r["n"]:
+                return float(r["median"])
+        return None
+
+    def backends(self, part: str) -> list[str]:
+        seen: list[str] = []
+        for r in self.raw.get(part, []):
+            if r["backend"] not in seen:
+                seen.append(r["backend"])
+        return seen
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return numerator / denominator
+
+
+def _at_least(target: str, where: str, ratio: float | None, need: float, note: str = "") -> Verdict:
+    passed = None if ratio is None else ratio >= need
+    return Verdict(target, where, ratio, f">= {need:g}x", passed, note)
+
+
+def _at_most(
+    target: str, where: str, ratio: float | None, limit: float, shown: str = ""
+) -> Verdict:
+    passed = None if ratio is None else ratio <= limit
+    return Verdict(target, where, ratio, f"<= {shown or format(limit, 'g')}x", passed)
+
+
+def _throughput(res: Results) -> Iterator[Verdict]:
+    for backend in res.backends("throughput"):
+        for stream in ("content", "tool"):
+            where = f"{backend}, {stream}"
+            ours = res.throughput(backend, stream, "sudo_stream")
+            final = res.throughput(backend, stream, "sudo_stream-final")
+            yield _at_least(
+                "iteration vs openai-python stream",
+                where,
+                _ratio(res.throughput(backend, stream, "openai"), ours),
+                8,
+            )
+            sudo_ai = res.throughput(backend, stream, "sudo-ai")
+            if backend == "asyncio":
+                note = "" if sudo_ai is not None else "sudo-ai fails on this stream"
+                yield _at_least("iteration vs sudo-ai", where, _ratio(sudo_ai, ours), 20, note)
+            yield _at_least(
+                "final_completion() vs openai .stream() helper",
+                where,
+                _ratio(res.throughput(backend, stream, "openai-helper"), final),
+                15,
+            )
+            yield _at_most(
+                "iteration time vs raw aiter_raw() drain",
+                where,
+                _ratio(ours, res.throughput(backend, stream, "raw")),
+                1.3,
+            )
+
+
+def _sse(res: Results) -> Iterator[Verdict]:
+    if not res.raw.get("sse"):
+        return
+    for pieces, label in (("event", "one event per piece"), ("64k", "64 KiB pieces")):
+        ratio = _ratio(res.sse(pieces, "httpx-sse"), res.sse(pieces, "sudo_stream"))
+        note = "goal 5x: " + ("met" if ratio and ratio >= 5 else "not yet") if ratio else ""
+        yield _at_least("SSE parser vs httpx-sse", label, ratio, 3, note)
+
+
+def _concurrency(res: Results) -> Iterator[Verdict]:
+    runs = res.raw.get("concurrency", [])
+    streams = f"{runs[0]['streams']:,} streams" if runs else "streams"
+    for backend in res.backends("concurrency"):
+        ours = res.concurrency(backend, "sudo_stream")
+        raw = res.concurrency(backend, "raw")
+        openai = res.concurrency(backend, "openai")
+        yield _at_most(f"{streams}: wall vs raw", backend, _ratio(ours["wall"], raw["wall"]), 1.3)
+        yield _at_most(
+            f"{streams}: peak RSS growth vs openai",
+            backend,
+            _ratio(ours["rss_per_stream"], openai["rss_per_stream"]),
+            1 / 3,
+            "1/3",
+        )
+        if ours["traced_per_stream"] is not None:
+            yield _at_most(
+                "tracemalloc peak vs openai (traced run)",
+                backend,
+                _ratio(ours["traced_per_stream"], openai["traced_per_stream"]),
+                1 / 3,
+                "1/3",
+            )
+
+
+def _latency(res: Results) -> Iterator[Verdict]:
+    for backend in res.backends("latency"):
+        added = res.latency_added(backend, "sudo_stream")
+        ms = None if added is None else added * 1e3
+        passed = None if ms is None else ms < 0.2
+        yield Verdict("added time to first chunk (ms)", backend, ms, "< 0.2 ms", passed)
+
+
+def _imports(res: Results) -> Iterator[Verdict]:
+    ratio = _ratio(res.import_time("sudo_stream"), res.import_time("openai"))
+    if ratio is not None or res.raw.get("imports"):
+        yield _at_most("import sudo_stream vs import openai", "fresh process", ratio, 0.25, "1/4")
+
+
+def verdicts(results: dict[str, Any]) -> list[Verdict]:
+    """Every target this run measured, in the order of design.md."""
+    res = Results(results)
+    out: list[Verdict] = []
+    for check in (_throughput, _sse, _concurrency, _latency, _imports):
+        out.extend(check(res))
+    return out
