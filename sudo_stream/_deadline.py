@@ -25,18 +25,40 @@ import httpcore
 
 
 class Deadline:
-    """A moving absolute deadline (``time.monotonic`` seconds) and the name of its bound."""
+    """A moving absolute deadline (``time.monotonic`` seconds) and the name of its bound.
 
-    __slots__ = ("at", "bound", "seconds")
+    A stream marks it :attr:`stale` when events arrive; the next socket read, that is the
+    next time we actually wait on the server, re-arms the ``idle`` bound from that moment.
+    So the consumer's own time between chunks never counts, keep-alive comments (which
+    yield no events) never extend it, and an event costs no clock read.
+    """
+
+    __slots__ = ("at", "bound", "idle", "seconds", "stale", "total", "total_at")
 
     def __init__(self, at: float, bound: str, seconds: float | None) -> None:
         self.at = at
         self.bound = bound
         self.seconds = seconds
+        self.stale = False
+        self.idle: float | None = None
+        self.total_at: float | None = None
+        self.total: float | None = None
+
+    def arm(self, bound: str, seconds: float | None, now: float) -> None:
+        """Expire ``seconds`` after ``now``, or at the total bound if that comes first."""
+        self.stale = False
+        at = float("inf") if seconds is None else now + seconds
+        if self.total_at is not None and self.total_at <= at:
+            self.at, self.bound, self.seconds = self.total_at, "total", self.total
+        else:
+            self.at, self.bound, self.seconds = at, bound, seconds
 
     def remaining(self) -> float:
         """Seconds left, never negative (zero means: already expired)."""
-        return max(self.at - time.monotonic(), 0.0)
+        now = time.monotonic()
+        if self.stale:
+            self.arm("idle", self.idle, now)
+        return max(self.at - now, 0.0)
 
 
 read_deadline: ContextVar[Deadline | None] = ContextVar("sudo_stream_read_deadline", default=None)

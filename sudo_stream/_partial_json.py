@@ -546,12 +546,19 @@ class PartialJSON:
         return _NOTHING
 
 
+_CONTAINERS = frozenset((dict, list))
+
+
 def _copy(node: Any) -> Any:
     if type(node) is dict:
+        if _CONTAINERS.isdisjoint(map(type, node.values())):
+            return node.copy()  # scalars only: copied at C speed
         return {
             key: _copy(item) if type(item) is dict or type(item) is list else item
             for key, item in node.items()
         }
+    if _CONTAINERS.isdisjoint(map(type, node)):
+        return node.copy()
     return [_copy(item) if type(item) is dict or type(item) is list else item for item in node]
 
 

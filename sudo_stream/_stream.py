@@ -88,6 +88,7 @@ class ChatStream:
         self._deadline_reads = deadline_reads
         self._timeout = timeout
         self._deadline = deadline
+        deadline.idle, deadline.total_at, deadline.total = timeout.idle, total_at, timeout.total
         self._total_at = total_at
         self._started = started
         self._parser = SSEParser(max_event_size=max_event_size)
@@ -291,10 +292,9 @@ class ChatStream:
         if events:
             self._pending = events
             self._next = 0
-            now = time.monotonic()
             if self._first_at is None:
-                self._first_at = now
-            self._arm("idle", self._timeout.idle, now)
+                self._first_at = time.monotonic()
+            self._deadline.stale = True  # re-armed when we next wait on the server
         return True
 
     def _inflate(self, step: Callable[[], bytes]) -> bytes:
@@ -334,16 +334,7 @@ class ChatStream:
         raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
 
     def _arm(self, bound: str, seconds: float | None, now: float) -> None:
-        deadline = self._deadline
-        at = float("inf") if seconds is None else now + seconds
-        if self._total_at is not None and self._total_at <= at:
-            deadline.at, deadline.bound, deadline.seconds = (
-                self._total_at,
-                "total",
-                self._timeout.total,
-            )
-        else:
-            deadline.at, deadline.bound, deadline.seconds = at, bound, seconds
+        self._deadline.arm(bound, seconds, now)
 
     def _end_of_body(self) -> None:
         self._ended_at = time.monotonic()

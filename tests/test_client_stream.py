@@ -371,3 +371,16 @@ async def test_many_cancelled_streams_leak_nothing(server: testing.FakeSudoServe
         while len(anyio.get_running_tasks()) > tasks_before:
             await anyio.sleep(0.01)
     assert len(anyio.get_running_tasks()) == tasks_before, anyio.get_running_tasks()
+
+
+async def test_slow_consumer_of_a_slow_server_is_not_idle(server: testing.FakeSudoServer, sudo: ss.AsyncSudo) -> None:
+    # Each chunk arrives 50 ms after the previous one, but the consumer takes 0.4 s per
+    # chunk: the gaps the server leaves are short, so `idle` must not fire.
+    server.enqueue(testing.Stream(testing.text_chunks("a b c", include_usage=False), delay=0.05))
+    async with sudo.router.create_streaming(
+        messages=MESSAGES, model="m", timeout=ss.Timeout(first_event=5, idle=0.3)
+    ) as stream:
+        async for _ in stream:
+            await anyio.sleep(0.4)
+        final = await stream.final_completion()
+    assert final.choices[0].message.content == "a b c"
