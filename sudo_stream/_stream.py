@@ -162,7 +162,7 @@ class ChatStream:
 
     async def final_completion(self) -> ChatCompletion:
         """Read the rest of the stream and return the assembled completion."""
-        while await self._next_chunk_absorbed():
+        async for _ in self:
             pass
         return self._assembler.completion()
 
@@ -190,17 +190,6 @@ class ChatStream:
         return f"<ChatStream {state} status={self.response.status_code} events={self._events}>"
 
     # -- the pull loop --------------------------------------------------------------------
-
-    async def _next_chunk_absorbed(self) -> bool:
-        chunk = await self._next_chunk()
-        if chunk is None:
-            return False
-        try:
-            self._assembler.absorb(chunk)
-        except StreamChunkError as exc:
-            await self._abort()
-            raise self._error_event(exc.detail) from None
-        return True
 
     async def _next_chunk(self) -> ChatCompletionChunk | None:
         """The next decoded chunk, or None at the end. Never absorbs it."""
