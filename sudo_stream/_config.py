@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import Literal, Union
@@ -18,6 +19,15 @@ def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -
         raise ValueError(f"Timeout.{name} must be > 0 seconds, got {value!r}")
 
 
+class NotGiven(enum.Enum):
+    """Marks an argument left out, as distinct from an explicit ``None`` (unbounded)."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven.NOT_GIVEN
+
+
 @dataclass(frozen=True)
 class Timeout:
     """Time bounds of a call, in seconds. ``None`` means unbounded.
@@ -30,7 +40,8 @@ class Timeout:
     * ``total``: the whole call, from the first attempt to the last event.
 
     Bounds count only time spent waiting on the server, never the caller's own time
-    between chunks. ``Timeout(5)`` sets connect, first_event and idle to 5 seconds.
+    between chunks. ``Timeout(5)`` sets connect, first_event and idle to 5 seconds;
+    ``Timeout(idle=None)`` leaves only ``idle`` unbounded; ``Timeout(None)`` bounds nothing.
     """
 
     connect: float | None = 10.0
@@ -40,27 +51,24 @@ class Timeout:
 
     def __init__(
         self,
-        default: float | None = None,
+        default: float | NotGiven | None = NOT_GIVEN,
         *,
-        connect: float | None = None,
-        first_event: float | None = None,
-        idle: float | None = None,
+        connect: float | NotGiven | None = NOT_GIVEN,
+        first_event: float | NotGiven | None = NOT_GIVEN,
+        idle: float | NotGiven | None = NOT_GIVEN,
         total: float | None = None,
     ) -> None:
-        values = {
-            "connect": 10.0 if connect is None else connect,
-            "first_event": 600.0 if first_event is None else first_event,
-            "idle": 120.0 if idle is None else idle,
-            "total": total,
-        }
-        if default is not None:
+        given = {"connect": connect, "first_event": first_event, "idle": idle}
+        builtin = {"connect": 10.0, "first_event": 600.0, "idle": 120.0}
+        if not isinstance(default, NotGiven):
             _check_seconds("default", default)
-            for name, given in (("connect", connect), ("first_event", first_event), ("idle", idle)):
-                if given is None:
-                    values[name] = default
-        for name, value in values.items():
+        for name, value in given.items():
+            if isinstance(value, NotGiven):
+                value = builtin[name] if isinstance(default, NotGiven) else default
             _check_seconds(name, value)
             object.__setattr__(self, name, value)
+        _check_seconds("total", total)
+        object.__setattr__(self, "total", total)
 
     @classmethod
     def of(cls, value: TimeoutLike) -> Timeout:
