@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -16,6 +17,7 @@ from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._params import CallOptions, ChatParams, ImageParams
 from ._stream import ChatStream, StreamStatistics
 from .client import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RESPONSE_SIZE, AsyncSudo
+from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
 from .models.events import StreamEvent
 from .models.image import ImageGeneration
@@ -60,19 +62,52 @@ class _Runner:
                 return
 
 
+_BATCH = 256
+
+
 class Stream(AbstractContextManager["Stream"]):
-    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early."""
+    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
+
+    A trip to the event loop's thread costs far more than a chunk, so each trip takes
+    every chunk that is already here (at most a few hundred), never waiting for more.
+    """
 
     def __init__(self, runner: _Runner, stream: ChatStream) -> None:
         self._runner = runner
         self._stream = stream
-        self._chunks = runner.iterate(stream)
+        self._buffer: deque[ChatCompletionChunk] = deque()
+        self._ended = False
+        self._failure: BaseException | None = None
 
-    def __iter__(self) -> Iterator[Any]:
-        return self._chunks
+    def __iter__(self) -> Stream:
+        return self
 
-    def __next__(self) -> Any:
-        return next(self._chunks)
+    def __next__(self) -> ChatCompletionChunk:
+        if not self._buffer:
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
+            if self._ended:
+                raise StopIteration
+            self._buffer.extend(self._runner.run(self._take_ready))
+            if not self._buffer:
+                raise StopIteration
+        return self._buffer.popleft()
+
+    async def _take_ready(self) -> list[ChatCompletionChunk]:
+        stream = self._stream
+        batch: list[ChatCompletionChunk] = []
+        try:
+            batch.append(await stream.__anext__())
+            while len(batch) < _BATCH and stream.ready():
+                batch.append(await stream.__anext__())
+        except StopAsyncIteration:
+            self._ended = True
+        except Exception as exc:
+            if not batch:
+                raise
+            self._failure = exc  # deliver the chunks that came first, then the error
+        return batch
 
     def events(self) -> Iterator[StreamEvent]:
         """Typed events, as :meth:`ChatStream.events`."""

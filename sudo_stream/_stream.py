@@ -133,6 +133,10 @@ class ChatStream:
             finished=self._finished,
         )
 
+    def ready(self) -> bool:
+        """Whether the next chunk is already here (no wait on the socket to get it)."""
+        return self._lookahead is not None or self._next < len(self._pending)
+
     def current_completion(self) -> ChatCompletion:
         """The completion assembled from the chunks received so far."""
         return self._assembler.completion()

@@ -90,3 +90,18 @@ def test_ctrl_c_stops_a_blocking_stream(server: testing.FakeSudoServer) -> None:
                 pass
         assert time.monotonic() - started < 2.0
     wait_for_no_connections(server)
+
+
+def test_chunks_before_an_error_are_delivered_first(server: testing.FakeSudoServer) -> None:
+    chunks = testing.text_chunks("one two three", include_usage=False)[:4]
+    error = {"error": {"message": "went wrong", "type": "server_error"}}
+    server.enqueue(testing.Stream([*chunks, error], done=False))  # all in one piece
+    received = []
+    with ss.Sudo(server_url=server.url) as sudo:
+        stream = sudo.router.create_streaming(messages=MESSAGES, model="m")
+        with pytest.raises(ss.StreamError, match="went wrong"):
+            for chunk in stream:
+                received.append(chunk)
+        assert stream.closed
+    assert len(received) == len(chunks)
+    wait_for_no_connections(server)
