@@ -21,13 +21,6 @@ FAST = ss.Timeout(connect=2, first_event=2, idle=2)
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[testing.FakeSudoServer]:
-    async with testing.FakeSudoServer() as fake:
-        yield fake
-        assert fake.errors == []
-
-
-@pytest.fixture
 async def sudo(server: testing.FakeSudoServer) -> AsyncIterator[ss.AsyncSudo]:
     async with ss.AsyncSudo(api_key="sk-test-key-0123456789", server_url=server.url, timeout=FAST) as client:
         yield client

@@ -14,7 +14,6 @@ import socket
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ import sudo_stream as ss
 from sudo_stream import testing
 
 from .helpers import MESSAGES
-from .soak import BlockingCallDetector, pool_connections, settle, watch_loop
+from .soak import pool_connections, settle
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("hygiene")]
 
@@ -34,23 +33,6 @@ FAST = ss.Timeout(connect=5, first_event=5, idle=5)
 SHORT = 0.3  # the bound a stall is meant to hit
 FAST_RETRIES = ss.RetryConfig(backoff=ss.BackoffStrategy(initial_interval=10, max_interval=20))
 KEY = "sk-fault-matrix-key-0123456789"
-
-
-@pytest.fixture
-async def hygiene() -> AsyncIterator[None]:
-    """No blocking call in async code, no stuck loop, no asyncio error log."""
-    with BlockingCallDetector() as blocking:
-        async with watch_loop(1.0) as loop:
-            yield
-    assert not blocking.violations, "\n".join(blocking.violations)
-    assert not loop.problems(), loop.problems()
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[testing.FakeSudoServer]:
-    async with testing.FakeSudoServer() as fake:
-        yield fake
-        assert fake.errors == []
 
 
 def text(chunks: list[dict[str, Any]]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import AsyncIterator
 
 import anyio
 import anyio.abc
@@ -29,22 +28,6 @@ pytestmark = pytest.mark.anyio
 
 FAST = ss.Timeout(connect=5, first_event=5, idle=5)
 SLOW_RETRY = [testing.Error(429, headers=[("Retry-After", "30")])]
-
-
-@pytest.fixture
-async def hygiene() -> AsyncIterator[None]:
-    with BlockingCallDetector() as blocking:
-        async with watch_loop(1.0) as loop:
-            yield
-    assert not blocking.violations, "\n".join(blocking.violations)
-    assert not loop.problems(), loop.problems()
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[testing.FakeSudoServer]:
-    async with testing.FakeSudoServer() as fake:
-        yield fake
-        assert fake.errors == []
 
 
 # -- the watchers catch what they are meant to ----------------------------------------------
