@@ -52,3 +52,10 @@ def soak(session: nox.Session) -> None:
     """10,000 streams with random faults and cancellations on asyncio and trio, leak checks."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "tests.soak", *session.posargs)
+
+
+@nox.session
+def verifytypes(session: nox.Session) -> None:
+    """pyright's public-API completeness report (types and docstrings of every public name)."""
+    session.install(".", "pyright>=1.1.380")
+    session.run("pyright", "--verifytypes", "sudo_stream", "--ignoreexternal")

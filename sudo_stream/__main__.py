@@ -160,8 +160,8 @@ class Renderer:
         self.color = color
         self.section: str | None = None
         self.open_call: tuple[int, int] | None = None
-        self.at_line_start = True
-        self.deltas = 0
+        self.at_line_start: bool = True
+        self.deltas: int = 0
         self.finish_reason: str | None = None
         self.first_token_at: float | None = None
 

@@ -35,14 +35,22 @@ class Deadline:
 
     __slots__ = ("at", "bound", "idle", "seconds", "stale", "total", "total_at")
 
+    at: float
+    bound: str
+    seconds: float | None
+    stale: bool
+    idle: float | None
+    total_at: float | None
+    total: float | None
+
     def __init__(self, at: float, bound: str, seconds: float | None) -> None:
         self.at = at
         self.bound = bound
         self.seconds = seconds
         self.stale = False
-        self.idle: float | None = None
-        self.total_at: float | None = None
-        self.total: float | None = None
+        self.idle = None
+        self.total_at = None
+        self.total = None
 
     def arm(self, bound: str, seconds: float | None, now: float) -> None:
         """Expire ``seconds`` after ``now``, or at the total bound if that comes first."""

@@ -29,6 +29,7 @@ joined once, so time stays linear however the body is cut.
 from __future__ import annotations
 
 from itertools import repeat
+from typing import ClassVar
 
 __all__ = ["SSEError", "SSEParser", "ServerSentEvent"]
 
@@ -84,7 +85,7 @@ class ServerSentEvent:
             and self.retry == other.retry
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable, compared by value
 
 
 class SSEError(ValueError):
