@@ -23,6 +23,8 @@ from contextvars import ContextVar
 
 import httpcore
 
+from ._config import Timeout
+
 
 class Deadline:
     """A moving absolute deadline (``time.monotonic`` seconds) and the name of its bound.
@@ -51,6 +53,15 @@ class Deadline:
         self.idle = None
         self.total_at = None
         self.total = None
+
+    @classmethod
+    def for_call(cls, timeout: Timeout, total_at: float | None) -> Deadline:
+        """A deadline on the first event (or the whole answer) from now, capped by the
+        call's ``total`` bound, that streams later move to ``idle``."""
+        deadline = cls(0.0, "first_event", timeout.first_event)
+        deadline.idle, deadline.total_at, deadline.total = timeout.idle, total_at, timeout.total
+        deadline.arm("first_event", timeout.first_event, time.monotonic())
+        return deadline
 
     def arm(self, bound: str, seconds: float | None, now: float) -> None:
         """Expire ``seconds`` after ``now``, or at the total bound if that comes first."""

@@ -76,7 +76,6 @@ class ChatStream:
         deadline_reads: bool,
         timeout: Timeout,
         deadline: Deadline,
-        total_at: float | None,
         started: float,
         max_event_size: int,
         max_response_size: int,
@@ -88,8 +87,6 @@ class ChatStream:
         self._deadline_reads = deadline_reads
         self._timeout = timeout
         self._deadline = deadline
-        deadline.idle, deadline.total_at, deadline.total = timeout.idle, total_at, timeout.total
-        self._total_at = total_at
         self._started = started
         self._parser = SSEParser(max_event_size=max_event_size)
         self._assembler = StreamAssembler()
@@ -326,9 +323,6 @@ class ChatStream:
         assert scope.cancelled_caught
         raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
 
-    def _arm(self, bound: str, seconds: float | None, now: float) -> None:
-        self._deadline.arm(bound, seconds, now)
-
     def _end_of_body(self) -> None:
         self._ended_at = time.monotonic()
         self._parser.close()
@@ -348,7 +342,7 @@ class ChatStream:
         if self._closed:
             return
         if not self._eof:
-            self._arm("idle", min(self._timeout.idle or 1.0, 1.0), time.monotonic())
+            self._deadline.arm("idle", min(self._timeout.idle or 1.0, 1.0), time.monotonic())
             drained = 0
             try:
                 while drained <= _DRAIN_LIMIT:
@@ -500,9 +494,8 @@ async def open_chat_stream(
     total_at = None if timeout.total is None else started + timeout.total
 
     async def attempt() -> ChatStream:
-        now = time.monotonic()
-        deadline = Deadline(0.0, "first_event", timeout.first_event)
-        response = await transport.send(build(), _armed(deadline, timeout, now, total_at))
+        deadline = Deadline.for_call(timeout, total_at)
+        response = await transport.send(build(), deadline)
         try:
             await transport.check_status(response, deadline)
             content_type = response.headers.get("content-type", "")
@@ -522,7 +515,6 @@ async def open_chat_stream(
             deadline_reads=transport.deadline_reads,
             timeout=timeout,
             deadline=deadline,
-            total_at=total_at,
             started=started,
             max_event_size=max_event_size,
             max_response_size=max_response_size,
@@ -537,13 +529,3 @@ async def open_chat_stream(
         return await call_with_retries(attempt, retries, total_at)
     assert scope.cancelled_caught
     raise APITimeoutError("total", timeout.total, "while opening the stream")
-
-
-def _armed(deadline: Deadline, timeout: Timeout, now: float, total_at: float | None) -> Deadline:
-    seconds = timeout.first_event
-    at = float("inf") if seconds is None else now + seconds
-    if total_at is not None and total_at <= at:
-        deadline.at, deadline.bound, deadline.seconds = total_at, "total", timeout.total
-    else:
-        deadline.at = at
-    return deadline

@@ -155,11 +155,7 @@ class AsyncSudo:
         total_at = None if timeout.total is None else started + timeout.total
 
         async def attempt() -> T:
-            seconds = timeout.first_event
-            at = float("inf") if seconds is None else time.monotonic() + seconds
-            deadline = Deadline(at, "first_event", seconds)
-            if total_at is not None and total_at <= at:
-                deadline = Deadline(total_at, "total", timeout.total)
+            deadline = Deadline.for_call(timeout, total_at)
             request = self._build(method, path, timeout, options, query=query, content=content)
             response = await transport.send(request, deadline)
             await transport.check_status(response, deadline)
