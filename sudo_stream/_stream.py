@@ -12,6 +12,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -206,13 +207,42 @@ class ChatStream:
                     if chunk is not None:
                         self._events += 1
                         return chunk
-                elif self._closed:
+                    continue
+                if self._closed:
                     raise StreamError(
                         "the stream was closed before its end",
                         partial=self._assembler.completion(),
                     )
-                elif not await self._fill():
+                data = await (self._read_raw() if self._inflater is None else self._read_inflated())
+                if not data:
+                    self._eof = True
                     self._end_of_body()
+                    continue
+                self._bytes += len(data)
+                if self._bytes > self._max_bytes:
+                    raise StreamError(
+                        f"the stream exceeded max_response_size={self._max_bytes} bytes "
+                        f"after {self._events} events",
+                        partial=self._assembler.completion(),
+                    )
+                # The hot path: a piece that is one plain `data:` event (servers send one
+                # per network chunk) goes from bytes to a chunk with no event object.
+                payload = self._parser.feed_plain(data)
+                if payload is None:
+                    self._parse(data)
+                    continue
+                self._arrived()
+                if payload != b"[DONE]":
+                    try:
+                        chunk = _decode_chunk(payload)
+                    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+                        pass  # _decode names the problem (or replaces invalid UTF-8)
+                    else:
+                        self._events += 1
+                        return chunk
+                text = payload.decode("utf-8", "replace")
+                self._pending = [ServerSentEvent("message", text, self._parser.last_event_id)]
+                self._next = 0
             await self._finish_connection()
             return None
         except BaseException:
@@ -236,45 +266,8 @@ class ChatStream:
                 partial=self._assembler.completion(),
             ) from exc
 
-    async def _fill(self) -> bool:
-        """Read once from the socket (or decode more of what was read) and parse; False at
-        the end of the body."""
-        if self._eof:
-            return False
-        inflater = self._inflater
-        if inflater is None:  # the hot path, inlined: one socket read
-            if self._deadline_reads:
-                deadline = self._deadline
-                token = read_deadline.set(deadline)
-                try:
-                    data = await self._raw.__anext__()
-                except StopAsyncIteration:
-                    data = b""
-                except httpx.HTTPError as exc:
-                    raise self._with_partial(translate(exc, deadline)) from exc
-                finally:
-                    read_deadline.reset(token)
-            else:
-                data = await self._fill_with_scope(self._deadline)
-            if not data:
-                self._eof = True
-                return False
-        elif inflater.pending:
-            data = self._inflate(inflater.more)
-        else:
-            raw = await self._read_raw()
-            data = self._inflate(lambda: inflater.decode(raw) if raw else inflater.flush())
-            if not raw:
-                self._eof = True
-                if not data:
-                    return False
-        self._bytes += len(data)
-        if self._bytes > self._max_bytes:
-            raise StreamError(
-                f"the stream exceeded max_response_size={self._max_bytes} bytes "
-                f"after {self._events} events",
-                partial=self._assembler.completion(),
-            )
+    def _parse(self, data: bytes) -> None:
+        """Run a piece through the parser and queue the events it completes."""
         try:
             events = self._parser.feed(data)
         except SSEError as exc:
@@ -282,10 +275,29 @@ class ChatStream:
         if events:
             self._pending = events
             self._next = 0
-            if self._first_at is None:
-                self._first_at = time.monotonic()
-            self._deadline.stale = True  # re-armed when we next wait on the server
-        return True
+            self._arrived()
+
+    def _arrived(self) -> None:
+        """Events came in: note the first, and let the next wait re-arm the idle bound."""
+        if self._first_at is None:
+            self._first_at = time.monotonic()
+        self._deadline.stale = True
+
+    async def _read_inflated(self) -> bytes:
+        """The next decoded piece of a gzip or deflate body (b"" at its end)."""
+        inflater = self._inflater
+        assert inflater is not None
+        while not self._eof:
+            if inflater.pending:
+                return self._inflate(inflater.more)
+            raw = await self._read_raw()
+            if not raw:
+                self._eof = True
+                return self._inflate(inflater.flush)
+            data = self._inflate(partial(inflater.decode, raw))
+            if data:
+                return data
+        return b""
 
     def _inflate(self, step: Callable[[], bytes]) -> bytes:
         try:
@@ -307,7 +319,7 @@ class ChatStream:
         except StopAsyncIteration:
             return b""
         except httpx.HTTPError as exc:
-            raise self._with_partial(translate(exc, deadline)) from exc
+            raise self._with_partial(translate(exc, deadline, self.response.request)) from exc
         finally:
             read_deadline.reset(token)
 
@@ -319,7 +331,7 @@ class ChatStream:
             except StopAsyncIteration:
                 return b""
             except httpx.HTTPError as exc:
-                raise self._with_partial(translate(exc, deadline)) from exc
+                raise self._with_partial(translate(exc, deadline, self.response.request)) from exc
         assert scope.cancelled_caught
         raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
 

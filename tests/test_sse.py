@@ -37,6 +37,21 @@ def _parse(pieces: list[bytes], **kwargs: Any) -> tuple[list[ServerSentEvent], S
     return events, parser
 
 
+def _parse_plain(pieces: list[bytes], **kwargs: Any) -> tuple[list[ServerSentEvent], SSEParser]:
+    """As a stream reads: the fast lane first, :meth:`SSEParser.feed` when it declines."""
+    parser = SSEParser(**kwargs)
+    events: list[ServerSentEvent] = []
+    for piece in pieces:
+        payload = parser.feed_plain(piece)
+        if payload is None:
+            events += parser.feed(piece)
+        else:
+            text = payload.decode("utf-8", "replace")
+            events.append(ServerSentEvent("message", text, parser.last_event_id))
+    events += parser.close()
+    return events, parser
+
+
 def _as_dicts(events: list[ServerSentEvent]) -> list[dict[str, Any]]:
     return [{"event": e.event, "data": e.data, "id": e.id, "retry": e.retry} for e in events]
 
@@ -433,7 +448,7 @@ def test_bytearray_pieces_are_accepted() -> None:
     assert [e.data for e in events] == ["a", "café", "b", "c", "d"]
 
 
-def test_module_imports_only_the_standard_library() -> None:
+def test_module_imports_only_the_standard_library_and_msgspec() -> None:
     import ast
     import sys
 
@@ -446,7 +461,8 @@ def test_module_imports_only_the_standard_library() -> None:
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+    # msgspec for the event struct (built in C); nothing that does I/O.
+    assert imported <= set(sys.stdlib_module_names) | {"__future__", "msgspec"}
 
 
 _tokens = st.sampled_from(
@@ -464,8 +480,36 @@ _tokens = st.sampled_from(
 )
 def test_token_soup_matches_the_reference(body: bytes, cuts: list[int]) -> None:
     bounds = [0, *sorted(c for c in cuts if c <= len(body)), len(body)]
-    events, parser = _parse([body[a:b] for a, b in pairwise(bounds)])
-    assert (events, parser.last_event_id, parser.reconnection_time) == _reference(body)
+    pieces = [body[a:b] for a, b in pairwise(bounds)]
+    expected = _reference(body)
+    for parse in (_parse, _parse_plain):
+        events, parser = parse(pieces)
+        assert (events, parser.last_event_id, parser.reconnection_time) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(blocks=st.lists(st.lists(_tokens, max_size=8).map(b"".join), max_size=12))
+def test_feed_plain_takes_only_what_feed_would_make_one_event_of(blocks: list[bytes]) -> None:
+    # One piece per block, the shape the fast lane is for, among pieces it must decline.
+    pieces = [b"data: " + block + b"\n\n" for block in blocks] + blocks
+    pieces += [b"id: 7\n\n", b"data: after id\n\n", b"data: \xff\n\n", b"data: a\r\n\r\n"]
+    expected = _reference(b"".join(pieces))
+    events, parser = _parse_plain(pieces)
+    assert (events, parser.last_event_id, parser.reconnection_time) == expected
+
+
+def test_feed_plain() -> None:
+    parser = SSEParser(max_event_size=20)
+    assert parser.feed_plain(b"data: x\n\n") is None  # the BOM check comes first
+    assert parser.feed(b"data: x\n\n") == [ServerSentEvent(data="x")]
+    assert parser.feed_plain(b'data: {"a": 1}\n\n') == b'{"a": 1}'
+    assert parser.feed_plain(b"data: caf\xc3\xa9\n\n") == b"caf\xc3\xa9"
+    declined = [b"data: x\n", b"data: a\nb\n\n", b"data:x\n\n", b"event: e\n\n", b"data: a\r\n\r\n"]
+    declined += [b"data: " + b"x" * 20 + b"\n\n", b"", b"\n"]
+    for piece in declined:
+        assert parser.feed_plain(piece) is None, piece
+    assert parser.feed(b"data: part") == []
+    assert parser.feed_plain(b"data: x\n\n") is None  # not at a block boundary
 
 
 def test_empty_piece_between_cr_and_lf() -> None:
