@@ -2,10 +2,13 @@
 
 httpcore already wraps every socket read in a timeout scope, but with one value fixed when
 the body starts, so it cannot tell ``first_event`` from ``idle``. Our connections go through
-:class:`DeadlineBackend`, whose streams take the timeout of each socket read from the
-:class:`Deadline` that the reading task has set in :data:`read_deadline`. A stream moves its
-deadline only when the parser yields events, so keep-alive comments do not extend it, and no
-extra cancel scope is entered per event.
+:class:`DeadlineBackend`, whose streams take the timeout of each socket read from a
+:class:`Deadline`: the one a streaming response has bound to its connection (see
+:func:`bind_deadline`; the connection is that response's alone until it is closed), else
+the one the reading task has set in :data:`read_deadline` (for sending a request and
+reading a short body). A stream moves its deadline only when the parser yields events, so
+keep-alive comments do not extend it, and nothing is done per event: no cancel scope, not
+even a context variable.
 
 The backend also loads the TLS trust store lazily, in a worker thread, before the first
 TLS handshake (:class:`LazyTLS`): building the default context reads and parses the CA
@@ -83,6 +86,16 @@ class Deadline:
 read_deadline: ContextVar[Deadline | None] = ContextVar("sudo_stream_read_deadline", default=None)
 
 
+def bind_deadline(extensions: typing.Mapping[str, typing.Any], deadline: Deadline | None) -> bool:
+    """Make the connection of a response (given its extensions) read with ``deadline``
+    (``None`` unbinds it). False if the connection is not one of ours."""
+    stream = extensions.get("network_stream")
+    if isinstance(stream, DeadlineStream):
+        stream.deadline = deadline
+        return True
+    return False
+
+
 class LazyTLS:
     """The TLS context of a client, built in a worker thread at its first handshake.
 
@@ -115,9 +128,10 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream, tls: LazyTLS | None = None) -> None:
         self._inner = inner
         self._tls = tls
+        self.deadline: Deadline | None = None  # bound by the response reading from here
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline = read_deadline.get()
+        deadline = self.deadline or read_deadline.get()
         if deadline is not None:
             timeout = deadline.remaining()
         return await self._inner.read(max_bytes, timeout)

@@ -21,7 +21,7 @@ import httpx
 import msgspec
 
 from ._config import RetryConfig, Timeout
-from ._deadline import Deadline, read_deadline
+from ._deadline import Deadline, bind_deadline, read_deadline
 from ._retry import RetryableStreamError, call_with_retries
 from ._transport import Transport, body_reader, close_response, media_type, translate
 from .assembler import StreamAssembler, StreamChunkError
@@ -84,6 +84,9 @@ class ChatStream:
         self.response = response
         # Raw bytes are cheapest; gzip and deflate go through a bounded Inflater.
         self._raw, self._inflater = body_reader(response)
+        # Our connections read with this stream's deadline once it is bound to them.
+        self._bound = deadline_reads and bind_deadline(response.extensions, deadline)
+        self._direct = self._bound and self._inflater is None
         self._max_bytes = max_response_size
         self._deadline_reads = deadline_reads
         self._timeout = timeout
@@ -174,6 +177,8 @@ class ChatStream:
             self._closed = True
             if self._ended_at is None:
                 self._ended_at = time.monotonic()
+            if self._bound:  # before the connection can go back to the pool
+                bind_deadline(self.response.extensions, None)
             await close_response(self.response, self._raw)
 
     async def __aenter__(self) -> ChatStream:
@@ -213,7 +218,15 @@ class ChatStream:
                         "the stream was closed before its end",
                         partial=self._assembler.completion(),
                     )
-                data = await (self._read_raw() if self._inflater is None else self._read_inflated())
+                if self._direct:  # _read_raw inlined: a frame less per chunk
+                    try:
+                        data = await self._raw.__anext__()
+                    except StopAsyncIteration:
+                        data = b""
+                    except httpx.HTTPError as exc:
+                        raise self._read_error(exc) from exc
+                else:
+                    data = await (self._read_raw() if self._inflater is None else self._read_inflated())
                 if not data:
                     self._eof = True
                     self._end_of_body()
@@ -231,7 +244,9 @@ class ChatStream:
                 if payload is None:
                     self._parse(data)
                     continue
-                self._arrived()
+                if self._first_at is None:
+                    self._first_at = time.monotonic()
+                self._deadline.stale = True
                 if payload != b"[DONE]":
                     try:
                         chunk = _decode_chunk(payload)
@@ -308,20 +323,23 @@ class ChatStream:
                 partial=self._assembler.completion(),
             ) from exc
 
+    def _read_error(self, exc: httpx.HTTPError) -> SudoError:
+        return self._with_partial(translate(exc, self._deadline, self.response.request))
+
     async def _read_raw(self) -> bytes:
         """The next piece of the body as it came off the wire (b"" at its end)."""
         if not self._deadline_reads:
             return await self._fill_with_scope(self._deadline)
-        deadline = self._deadline
-        token = read_deadline.set(deadline)
+        token = None if self._bound else read_deadline.set(self._deadline)
         try:
             return await self._raw.__anext__()
         except StopAsyncIteration:
             return b""
         except httpx.HTTPError as exc:
-            raise self._with_partial(translate(exc, deadline, self.response.request)) from exc
+            raise self._read_error(exc) from exc
         finally:
-            read_deadline.reset(token)
+            if token is not None:
+                read_deadline.reset(token)
 
     async def _fill_with_scope(self, deadline: Deadline) -> bytes:
         # A borrowed http_client does not honour our deadlines: bound this read ourselves.

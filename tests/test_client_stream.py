@@ -158,6 +158,30 @@ async def test_stall_before_headers_hits_first_event(server: testing.FakeSudoSer
     assert 0.25 < time.monotonic() - started < 2.0
 
 
+async def test_a_streams_deadline_leaves_its_connection_with_it(
+    server: testing.FakeSudoServer, sudo: ss.AsyncSudo
+) -> None:
+    # A stream binds its deadline to its connection; the next request on that pooled
+    # connection must read with its own bounds, not the finished stream's 30 s idle.
+    server.enqueue(testing.Stream(testing.text_chunks("first answer")))
+    server.enqueue(testing.Stall())
+    async with sudo.router.create_streaming(
+        messages=MESSAGES, model="m", timeout=ss.Timeout(first_event=30, idle=30)
+    ) as stream:
+        connection = stream.response.extensions["network_stream"]
+        assert connection.deadline is not None
+        await stream.final_completion()
+    assert connection.deadline is None
+    started = time.monotonic()
+    with pytest.raises(ss.APITimeoutError) as caught:
+        await sudo.router.create_streaming(
+            messages=MESSAGES, model="m", retries=0, timeout=ss.Timeout(first_event=0.3, idle=5)
+        )
+    assert caught.value.bound == "first_event"
+    assert 0.25 < time.monotonic() - started < 2.0
+    assert server.stats.total_connections == 1  # the same connection, reused
+
+
 async def test_stall_mid_stream_hits_idle(server: testing.FakeSudoServer, sudo: ss.AsyncSudo) -> None:
     chunks = testing.text_chunks("a b c d")
     server.enqueue(testing.Stream([*chunks[:3], testing.StallItem()]))

@@ -47,10 +47,12 @@ class ChoiceDelta(Response):
 class ChunkChoice(Response):
     """One choice inside a chunk."""
 
+    # Fields in the order OpenAI-compatible servers send them: msgspec decodes a little
+    # faster when the JSON keys come in field order.
     index: int = 0
     delta: ChoiceDelta | None = None
-    finish_reason: str | None = None
     logprobs: ChoiceLogprobs | None = None
+    finish_reason: str | None = None
 
 
 class ProviderExtras(Response):
@@ -63,13 +65,14 @@ class ProviderExtras(Response):
 class ChatCompletionChunk(Response):
     """One streamed chunk of a chat completion."""
 
+    # In wire order (see ChunkChoice).
     id: str = ""
     object: str = "chat.completion.chunk"
     created: int = 0
     model: str = ""
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
     choices: list[ChunkChoice] = []
     usage: Usage | None = None
-    system_fingerprint: str | None = None
-    service_tier: str | None = None
     error: ErrorDetail | None = None
     x_groq: ProviderExtras | None = None
