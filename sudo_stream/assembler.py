@@ -133,6 +133,7 @@ class _ToolCall:
         "id",
         "joined",
         "joined_count",
+        "key",
         "name",
         "parser",
         "parts",
@@ -140,8 +141,9 @@ class _ToolCall:
         "type",
     )
 
-    def __init__(self, position: int) -> None:
+    def __init__(self, position: int, key: int | None) -> None:
         self.position = position
+        self.key = key  # the index its deltas carry (None if they carry none)
         self.id: str | None = None
         self.type: str | None = None
         self.name: str | None = None
@@ -583,12 +585,26 @@ class StreamAssembler:
                         self._add_reasoning(state, piece)
 
     def _tool_call(self, state: _Choice, delta: ToolCallDelta) -> None:
+        function = delta.function
+        call = state.last_call
+        if (
+            call is not None
+            and (delta.index is None or delta.index == call.key)
+            and delta.id is None
+            and delta.type is None
+            and function is not None
+            and function.name is None
+            and self._out is None
+        ):  # the usual fragment: more arguments for the call the last one extended
+            if function.arguments:
+                call.parts.append(function.arguments)
+            return
         call_id = delta.id
         key = delta.index
         call = state.last_call if key is None else state.calls_by_key.get(key)
         started = call is None or bool(call_id and call.id and call_id != call.id)
         if started:
-            call = _ToolCall(len(state.calls))
+            call = _ToolCall(len(state.calls), key)
             state.calls.append(call)
             if key is not None:
                 state.calls_by_key[key] = call
@@ -598,7 +614,6 @@ class StreamAssembler:
             call.id = call_id
         if delta.type and not call.type:
             call.type = delta.type
-        function = delta.function
         arguments = None
         if function is not None:
             if function.name and not call.name:
