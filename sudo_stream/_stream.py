@@ -22,6 +22,7 @@ import msgspec
 
 from ._config import RetryConfig, Timeout
 from ._deadline import Deadline, bind_deadline, read_deadline
+from ._http import TRANSPORT_ERRORS
 from ._retry import RetryableStreamError, call_with_retries
 from ._transport import Transport, body_reader, close_response, media_type, translate
 from .assembler import StreamAssembler, StreamChunkError
@@ -223,7 +224,7 @@ class ChatStream:
                         data = await self._raw.__anext__()
                     except StopAsyncIteration:
                         data = b""
-                    except httpx.HTTPError as exc:
+                    except TRANSPORT_ERRORS as exc:
                         raise self._read_error(exc) from exc
                 else:
                     data = await (self._read_raw() if self._inflater is None else self._read_inflated())
@@ -323,7 +324,7 @@ class ChatStream:
                 partial=self._assembler.completion(),
             ) from exc
 
-    def _read_error(self, exc: httpx.HTTPError) -> SudoError:
+    def _read_error(self, exc: Exception) -> SudoError:
         return self._with_partial(translate(exc, self._deadline, self.response.request))
 
     async def _read_raw(self) -> bytes:
@@ -335,7 +336,7 @@ class ChatStream:
             return await self._raw.__anext__()
         except StopAsyncIteration:
             return b""
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise self._read_error(exc) from exc
         finally:
             if token is not None:
@@ -348,7 +349,7 @@ class ChatStream:
                 return await self._raw.__anext__()
             except StopAsyncIteration:
                 return b""
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise self._with_partial(translate(exc, deadline, self.response.request)) from exc
         assert scope.cancelled_caught
         raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
@@ -380,7 +381,7 @@ class ChatStream:
                     if not data:
                         break
                     drained += len(data)
-            except (SudoError, httpx.HTTPError):
+            except SudoError:
                 pass  # the answer is complete; a broken tail only costs the connection
         await self.aclose()
 

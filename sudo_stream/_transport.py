@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 import httpx
 
 from ._config import Timeout
-from ._deadline import Deadline, DeadlineBackend, LazyTLS, read_deadline
+from ._deadline import Deadline, LazyTLS, read_deadline
+from ._http import TRANSPORT_ERRORS, PoolTransport, as_httpx_error, core_body
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -138,11 +139,12 @@ class Inflater:
 def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Inflater | None]:
     """The body's byte iterator, and the decoder its bytes must go through, if any.
 
-    Raw bytes are cheapest: read from ``response.stream`` itself (one async generator
-    fewer per piece than ``aiter_raw``, which only adds chunking we do not ask for). gzip
-    and deflate are decoded by an :class:`Inflater` (bounded per step). Any other encoding
-    is left to httpx, as is a body a transport has already read (``httpx.MockTransport``).
-    Errors raised while reading carry no request: pass it to :func:`translate`.
+    Raw bytes are cheapest: httpcore's own iterator when the response came through our
+    :class:`PoolTransport` (its errors are httpcore's: catch ``TRANSPORT_ERRORS``), else
+    ``response.stream`` (``aiter_raw`` only adds chunking we do not ask for). gzip and
+    deflate are decoded by an :class:`Inflater` (bounded per step). Any other encoding is
+    left to httpx, as is a body a transport has already read (``httpx.MockTransport``).
+    Errors read from ``response.stream`` carry no request: pass it to :func:`translate`.
     """
     encoding = response.headers.get("content-encoding", "").strip().lower()
     stream = response.stream
@@ -153,7 +155,8 @@ def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Inflate
     ):
         return response.aiter_bytes(), None
     response.is_stream_consumed = True  # ours now: httpx's readers would raise StreamConsumed
-    return stream.__aiter__(), Inflater(encoding) if encoding in INFLATABLE else None
+    body = core_body(response) or stream
+    return body.__aiter__(), Inflater(encoding) if encoding in INFLATABLE else None
 
 
 def default_tls_context() -> ssl.SSLContext:
@@ -166,25 +169,8 @@ def default_tls_context() -> ssl.SSLContext:
 
 
 def _new_http_client() -> httpx.AsyncClient:
-    tls = LazyTLS(default_tls_context)
-    transport = httpx.AsyncHTTPTransport(
-        verify=tls.placeholder,
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
-    )
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if backend is not None:
-        pool._network_backend = DeadlineBackend(backend, tls)  # type: ignore[union-attr]
-    else:  # not the httpcore we know: verify with a context built here, blocking or not
-        transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000)
-        )
+    transport = PoolTransport(LazyTLS(default_tls_context))
     return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
-
-
-def _honours_deadlines(client: httpx.AsyncClient) -> bool:
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    return isinstance(getattr(pool, "_network_backend", None), DeadlineBackend)
 
 
 class RequestBody(httpx.AsyncByteStream):
@@ -237,7 +223,7 @@ class Transport:
         self._owns_client = http_client is None
         self._client = http_client if http_client is not None else _new_http_client()
         # Our own client reads with moving deadlines; a borrowed one gets a cancel scope.
-        self.deadline_reads = _honours_deadlines(self._client)
+        self.deadline_reads = self._owns_client
         headers = {"user-agent": USER_AGENT, "accept": "application/json"}
         for name, value in (default_headers or {}).items():
             headers[check_header_name(name).lower()] = check_header_value(name, value)
@@ -339,7 +325,7 @@ class Transport:
                     piece = inflater.more() if inflater is not None and inflater.pending else b""
                 if not raw:
                     return b"".join(parts)
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise_translated(exc, deadline, response.request)
         except zlib.error as exc:
             raise APIResponseValidationError(
@@ -404,19 +390,19 @@ async def close_response(
 
 
 def raise_translated(
-    exc: httpx.HTTPError, deadline: Deadline | None, request: httpx.Request | None = None
+    exc: Exception, deadline: Deadline | None, request: httpx.Request | None = None
 ) -> NoReturn:
-    """Raise the sudo_stream error for an httpx error, chained to it."""
+    """Raise the sudo_stream error for an httpx (or httpcore) error, chained to it."""
     raise translate(exc, deadline, request) from exc
 
 
 def translate(
-    exc: httpx.HTTPError, deadline: Deadline | None, request: httpx.Request | None = None
+    exc: Exception, deadline: Deadline | None, request: httpx.Request | None = None
 ) -> SudoError:
-    """The sudo_stream error for an httpx error (the request URL never holds the key).
-
-    ``request`` is the one it happened on, for errors that do not carry it.
+    """The sudo_stream error for one of ``TRANSPORT_ERRORS`` (the request URL never holds
+    the key). ``request`` is the one it happened on, for errors that do not carry it.
     """
+    exc = as_httpx_error(exc, request)
     where = _describe_request(exc, request)
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError("connect", None, where)

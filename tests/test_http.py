@@ -1,0 +1,76 @@
+"""Our httpx transport (sudo_stream._http): error mapping, and a body read two layers
+closer to the socket that still behaves like httpx's for everyone else."""
+
+from __future__ import annotations
+
+import httpcore
+import httpx
+import pytest
+
+import sudo_stream as ss
+from sudo_stream import testing
+from sudo_stream._http import TRANSPORT_ERRORS, as_httpx_error, core_body
+
+from .helpers import MESSAGES
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-test-key-0123456789"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "ConnectError",
+        "ReadError",
+        "WriteError",
+        "RemoteProtocolError",
+        "LocalProtocolError",
+        "ProxyError",
+        "UnsupportedProtocol",
+    ],
+)
+def test_httpcore_errors_become_the_httpx_error_of_the_same_name(name: str) -> None:
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    core_error = getattr(httpcore, name)("boom")
+    assert isinstance(core_error, TRANSPORT_ERRORS)
+    mapped = as_httpx_error(core_error, request)
+    assert type(mapped) is getattr(httpx, name)
+    assert str(mapped) == "boom"
+    assert mapped.request is request
+
+
+def test_an_httpx_error_is_left_as_it_is() -> None:
+    error = httpx.ReadError("already httpx's")
+    assert as_httpx_error(error) is error
+
+
+async def test_httpx_readers_still_work_on_our_responses(server: testing.FakeSudoServer) -> None:
+    # The body is exposed twice: httpcore's iterator for our streams, and httpx's own
+    # readers (errors mapped) for anything else; both read the same bytes.
+    server.enqueue(testing.JSON({"hello": "world"}))
+    async with ss.AsyncSudo(api_key=KEY, server_url=server.url) as sudo:
+        client = sudo._transport._client
+        url = server.url + "/v1/chat/completions"
+        async with client.stream("POST", url, json={}) as response:
+            assert core_body(response) is not None
+            assert await response.aread() == b'{"hello":"world"}'
+        assert response.is_closed
+
+
+async def test_a_dropped_connection_mid_body_is_a_stream_error_naming_the_request(
+    server: testing.FakeSudoServer,
+) -> None:
+    chunks = testing.text_chunks("one two three four", include_usage=False)
+    server.enqueue(testing.Stream([*chunks[:2], testing.Drop()]))
+    async with ss.AsyncSudo(api_key=KEY, server_url=server.url, retries=0) as sudo:
+        stream = await sudo.router.create_streaming(messages=MESSAGES, model="m")
+        with pytest.raises(ss.StreamError) as caught:
+            await stream.final_completion()
+    message = str(caught.value)
+    assert "POST" in message and "/chat/completions" in message, message
+    assert isinstance(caught.value.__cause__, httpcore.RemoteProtocolError | httpcore.ReadError)
