@@ -156,6 +156,7 @@ class PartialJSON:
         "_literal",
         "_literal_matched",
         "_max_depth",
+        "_nested",
         "_number",
         "_number_state",
         "_opened",
@@ -177,6 +178,9 @@ class PartialJSON:
         self._keys: list[str] = []  # per open container: the key being parsed ("" in arrays)
         self._opened: list[int] = []  # per open container: offset of its bracket
         self._max_depth = 0
+        # ids of the containers that hold a container: value() copies any other one with
+        # a single C-level copy(), not element by element.
+        self._nested: set[int] = set()
         self._token_start = 0
         # The pending string: decoded pieces, the escape in progress after its backslash,
         # and a high surrogate escape held until we know whether a low one follows.
@@ -330,8 +334,9 @@ class PartialJSON:
         only, a lone ``-`` or an incomplete literal at top level).
 
         The result is a fresh copy of the containers (strings and numbers are shared, being
-        immutable): mutating it never affects the parser. Cost is linear in the size of the
-        value; no text is re-read.
+        immutable): mutating it never affects the parser. No text is re-read; a container
+        holding only scalars is copied by one C-level ``copy()``, so a list of thousands of
+        strings costs microseconds, and only containers of containers are walked.
         """
         root = self._root
         if root is _NOTHING:
@@ -339,7 +344,11 @@ class PartialJSON:
             return default if pending is _NOTHING else pending
         if type(root) is not list and type(root) is not dict:
             return root
-        snapshot = _copy(root) if self._max_depth <= _RECURSIVE_COPY_DEPTH else _copy_deep(root)
+        nested = self._nested
+        if self._max_depth <= _RECURSIVE_COPY_DEPTH:
+            snapshot = _copy(root, nested)
+        else:
+            snapshot = _copy_deep(root)
         stack = self._stack
         if stack:
             pending = self._pending()
@@ -417,6 +426,7 @@ class PartialJSON:
                 top.append(container)
             else:
                 top[self._keys[-1]] = container
+            self._nested.add(id(top))
         else:
             self._root = container
         stack.append(container)
@@ -546,20 +556,19 @@ class PartialJSON:
         return _NOTHING
 
 
-_CONTAINERS = frozenset((dict, list))
-
-
-def _copy(node: Any) -> Any:
+def _copy(node: Any, nested: set[int]) -> Any:
+    """A copy of the containers under ``node`` (``nested``: ids of those holding any)."""
+    if id(node) not in nested:
+        return node.copy()  # scalars only: copied at C speed
     if type(node) is dict:
-        if _CONTAINERS.isdisjoint(map(type, node.values())):
-            return node.copy()  # scalars only: copied at C speed
         return {
-            key: _copy(item) if type(item) is dict or type(item) is list else item
+            key: _copy(item, nested) if type(item) is dict or type(item) is list else item
             for key, item in node.items()
         }
-    if _CONTAINERS.isdisjoint(map(type, node)):
-        return node.copy()
-    return [_copy(item) if type(item) is dict or type(item) is list else item for item in node]
+    return [
+        _copy(item, nested) if type(item) is dict or type(item) is list else item
+        for item in node
+    ]
 
 
 def _copy_deep(root: Any) -> Any:
