@@ -46,7 +46,9 @@ class Plan:
     clients: tuple[str, ...] = THROUGHPUT_CLIENTS
     sizes: Sizes = FULL
     rounds: Rounds = field(default_factory=Rounds)
-    concurrency_rounds: Rounds = field(default_factory=lambda: Rounds(2, 1, 12.0))
+    # ~4 s a round for the fast clients, whose wall time varies by a second between
+    # rounds here: five rounds each; the slow ones (~25 s) get one.
+    concurrency_rounds: Rounds = field(default_factory=lambda: Rounds(5, 1, 25.0))
     full: bool = False
     """Also run the slow peers in the concurrency part."""
     core_rounds: int = 1
@@ -143,42 +145,58 @@ class Runner:
                 str(plan.pause_ms),
             )
         if "concurrency" in plan.parts:
-            for client in CONCURRENCY_CLIENTS:
-                if client in SLOW_CONCURRENCY and not plan.full:
-                    continue
-                if client in plan.clients and supports(client, backend):
-                    results["concurrency"] += self.concurrency(common, client, backend)
+            clients = [
+                client
+                for client in CONCURRENCY_CLIENTS
+                if (plan.full or client not in SLOW_CONCURRENCY)
+                and client in plan.clients
+                and supports(client, backend)
+            ]
+            results["concurrency"] += self.concurrency(common, clients, backend)
 
-    def concurrency(self, common: list[str], client: str, backend: str) -> list[dict[str, Any]]:
-        """Fresh processes for one client: timed rounds, then one traced run if asked."""
+    def concurrency(
+        self, common: list[str], clients: list[str], backend: str
+    ) -> list[dict[str, Any]]:
+        """Fresh processes per round, the clients taking turns round by round (a drift in
+        load hits them alike), then one traced run each if asked."""
         plan = self.plan
         streams = plan.sizes.concurrent_streams
-        runs: list[dict[str, Any]] = []
-        walls: list[float] = []
-        while plan.concurrency_rounds.wants_more(walls):
-            _log(f"[concurrency {backend}] {client}: {streams} streams, round {len(walls) + 1}")
-            got = self.worker(
-                "concurrency", *common, "--clients", client, "--streams", str(streams)
-            )
-            if not got:
-                break
-            run = got[0]
-            runs.append(run)
-            if run["error"]:
-                break
-            walls.append(run["wall"])
-        if plan.tracemalloc_streams > 0 and runs and not runs[-1]["error"]:
-            _log(f"[concurrency {backend}] {client}: traced, {plan.tracemalloc_streams} streams")
-            runs += self.worker(
-                "concurrency",
-                *common,
-                "--clients",
-                client,
-                "--streams",
-                str(plan.tracemalloc_streams),
-                "--tracemalloc",
-            )
-        return runs
+        runs: dict[str, list[dict[str, Any]]] = {client: [] for client in clients}
+        walls: dict[str, list[float]] = {client: [] for client in clients}
+        active = list(clients)
+        while active:
+            for client in list(active):
+                if not plan.concurrency_rounds.wants_more(walls[client]):
+                    active.remove(client)
+                    continue
+                _log(
+                    f"[concurrency {backend}] {client}: {streams} streams, "
+                    f"round {len(walls[client]) + 1}"
+                )
+                got = self.worker(
+                    "concurrency", *common, "--clients", client, "--streams", str(streams)
+                )
+                if got:
+                    runs[client].append(got[0])
+                if not got or got[0]["error"]:
+                    active.remove(client)
+                    continue
+                walls[client].append(got[0]["wall"])
+        out: list[dict[str, Any]] = []
+        for client in clients:
+            out += runs[client]
+            if plan.tracemalloc_streams > 0 and runs[client] and not runs[client][-1]["error"]:
+                _log(f"[concurrency {backend}] {client}: traced, {plan.tracemalloc_streams} streams")
+                out += self.worker(
+                    "concurrency",
+                    *common,
+                    "--clients",
+                    client,
+                    "--streams",
+                    str(plan.tracemalloc_streams),
+                    "--tracemalloc",
+                )
+        return out
 
     def imports(self) -> list[dict[str, Any]]:
         out = []
