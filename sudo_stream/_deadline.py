@@ -18,6 +18,7 @@ created inside async code.
 
 from __future__ import annotations
 
+import select
 import ssl
 import sys
 import time
@@ -130,6 +131,9 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
         self._inner = inner
         self._tls = tls
         self.deadline: Deadline | None = None  # bound by the response reading from here
+        # The OS socket (asyncio hands out a wrapper of it), if the backend gives one.
+        sock = inner.get_extra_info("socket")
+        self._socket: _HasFileno | None = sock if callable(getattr(sock, "fileno", None)) else None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         deadline = self.deadline or read_deadline.get()
@@ -156,6 +160,11 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
         return DeadlineStream(inner, tls)
 
     def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable" and self._socket is not None:
+            # httpcore asks this of every idle connection whenever its pool assigns one,
+            # which anyio answers by building a dict of all the socket's attributes: with
+            # a thousand connections that was 8% of the CPU time. Ask the socket itself.
+            return _readable(self._socket)
         return self._inner.get_extra_info(info)
 
 
@@ -206,6 +215,26 @@ class DeadlineBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _HasFileno(typing.Protocol):
+    def fileno(self) -> int: ...
+
+
+def _readable(sock: _HasFileno) -> bool:
+    """Whether a read would return at once: data waiting, or the peer closed (a closed
+    socket counts as readable too: its next read ends the connection)."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    if _poll is None:  # Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = _poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+_poll = getattr(select, "poll", None)
 
 
 def _in_trio() -> bool:

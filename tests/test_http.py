@@ -3,12 +3,17 @@ closer to the socket that still behaves like httpx's for everyone else."""
 
 from __future__ import annotations
 
+import json
+import socket
+
+import anyio
 import httpcore
 import httpx
 import pytest
 
 import sudo_stream as ss
 from sudo_stream import testing
+from sudo_stream._deadline import DeadlineStream
 from sudo_stream._http import TRANSPORT_ERRORS, as_httpx_error, core_body
 
 from .helpers import MESSAGES
@@ -74,3 +79,56 @@ async def test_a_dropped_connection_mid_body_is_a_stream_error_naming_the_reques
     message = str(caught.value)
     assert "POST" in message and "/chat/completions" in message, message
     assert isinstance(caught.value.__cause__, httpcore.RemoteProtocolError | httpcore.ReadError)
+
+
+class _Inner:
+    """The little of an httpcore network stream that DeadlineStream asks at creation."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, info: str) -> object:
+        return self.sock if info == "socket" else None
+
+
+def test_is_readable_asks_the_socket_itself() -> None:
+    # httpcore drops an idle pooled connection when this says the peer spoke or left.
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        stream = DeadlineStream(_Inner(ours))  # type: ignore[arg-type]
+        assert stream.get_extra_info("is_readable") is False
+        peer.sendall(b"x")
+        assert stream.get_extra_info("is_readable") is True
+        ours.recv(1)
+        assert stream.get_extra_info("is_readable") is False
+        peer.close()
+        assert stream.get_extra_info("is_readable") is True
+        ours.close()  # a closed socket reads as readable: its next read ends it
+        assert stream.get_extra_info("is_readable") is True
+
+
+async def test_a_connection_the_server_closed_is_not_reused(
+    server: testing.FakeSudoServer,
+) -> None:
+    # A complete answer, after which the server closes the connection while it idles in
+    # our pool: the next request must notice (is_readable) and open a new one.
+    body = b"".join(
+        b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        for chunk in testing.text_chunks("first", include_usage=False)
+    )
+    body += b"data: [DONE]\n\n"
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    server.enqueue(testing.Raw(head + b"content-length: %d\r\n\r\n" % len(body) + body))
+    server.enqueue(testing.Stream(testing.text_chunks("second")))
+    async with ss.AsyncSudo(api_key=KEY, server_url=server.url, retries=0) as sudo:
+        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            first = await stream.final_completion()
+        for _ in range(200):  # until the server has closed its end
+            if server.stats.open_connections == 0:
+                break
+            await anyio.sleep(0.01)
+        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            second = await stream.final_completion()
+    assert first.choices[0].message.content == "first"
+    assert second.choices[0].message.content == "second"
+    assert server.stats.total_connections == 2
