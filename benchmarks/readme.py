@@ -70,7 +70,11 @@ package (pytest collects `tests/` only).
   next round would take it past a time budget, so the slow clients get fewer rounds (a
   client whose single round outlasts the budget gets one: it already averages over
   50,000 chunks). Tables show the median and the spread (min-max) over the rounds and
-  how many there were; `--full` gives every client at least three.
+  how many there were; `--full` gives every client at least three. Ratios and targets
+  compare each client's *best* round (as `timeit` does): on a shared machine other load
+  only ever adds time, and here it varies a round by up to 50% (raw httpx's own drain
+  ranged 8.3-12 µs a chunk in one run), so the minimum is the steadiest estimate of what
+  the code itself costs.
 - **Concurrency**: each client in a fresh process per round, the clients taking turns
   round by round (up to five rounds; raw httpx's own wall time varies by a second from
   round to round here): after one warm-up stream, 1,000 streams of 200 chunks start at

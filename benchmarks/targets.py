@@ -38,10 +38,12 @@ class Results:
         self.raw = results
 
     def throughput(self, backend: str, stream: str, client: str) -> float | None:
-        """Median seconds to drain ``stream``, or None if not measured or failed."""
+        """Seconds of the fastest round draining ``stream``, or None if not measured or
+        failed. Targets compare best rounds: on a shared machine interference only ever
+        adds time, so each client's minimum is the closest to its own cost."""
         for r in self.raw.get("throughput", []):
             if (r["backend"], r["stream"], r["client"]) == (backend, stream, client):
-                return None if r.get("error") or not r["n"] else float(r["median"])
+                return None if r.get("error") or not r["n"] else float(r["min"])
         return None
 
     def sse(self, pieces: str, parser: str) -> float | None:
@@ -51,7 +53,8 @@ class Results:
         return None
 
     def concurrency(self, backend: str, client: str) -> dict[str, float | None]:
-        """Median wall and RSS growth over the timed runs; the traced peak if any."""
+        """Best (minimum) wall and median RSS growth over the timed runs; the traced peak
+        if any."""
         runs = [
             r
             for r in self.raw.get("concurrency", [])
@@ -61,7 +64,7 @@ class Results:
         traced = [r for r in runs if r["tracemalloc"]]
         growth = [r["rss_growth"] / r["streams"] for r in timed if r["rss_growth"] is not None]
         return {
-            "wall": statistics.median(r["wall"] for r in timed) if timed else None,
+            "wall": min(r["wall"] for r in timed) if timed else None,
             "rss_per_stream": statistics.median(growth) if growth else None,
             "traced_per_stream": (
                 traced[-1]["traced_peak"] / traced[-1]["streams"] if traced else None
