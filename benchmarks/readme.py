@@ -7,10 +7,16 @@ Markdown.
 
 from __future__ import annotations
 
+import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 from . import report
+from .targets import Results, verdicts
+
+SUMMARY_START = "<!-- BENCHMARKS"
+SUMMARY_END = "<!-- /BENCHMARKS -->"
 
 _HEAD = """\
 # Benchmarks
@@ -185,3 +191,96 @@ def _notes(results: dict[str, Any]) -> str:
     for client, stream, error in sorted(failed):
         out.append(f"- {client} fails on the {stream} stream: `{error}`.")
     return "\n".join(out)
+
+
+_SUMMARY_ROWS = (
+    ("raw", "raw httpx `aiter_raw()` drain (the transport's limit)"),
+    ("sudo_stream", "**sudo_stream** `create_streaming` iteration (typed chunks)"),
+    ("sudo_stream-final", "**sudo_stream** with `final_completion()`"),
+    ("httpx-sse", "httpx-sse + `json.loads`"),
+    ("openai", "openai-python stream"),
+    ("openai-helper", "openai-python `.stream()` accumulating helper"),
+    ("sudo-ai", "sudo-ai async stream"),
+)
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The top-level README's benchmark section: the content stream per client and loop,
+    then one line each for concurrency, latency, imports and the targets."""
+    res = Results(results)
+    rows = [r for r in results.get("throughput", []) if r["stream"] == "content"]
+    if not rows:
+        return ""
+    chunks = rows[0]["chunks"]
+    backends = res.backends("throughput")
+
+    def rate(backend: str, client: str) -> str:
+        for r in rows:
+            if (r["backend"], r["client"]) == (backend, client) and r["n"] and not r["error"]:
+                text = f"{chunks / r['min']:,.0f}"
+                return f"**{text}**" if client.startswith("sudo_stream") else text
+        return f"({backends[0]} only)" if client == "sudo-ai" else "—"
+
+    lines = [
+        "One run on a 2-core machine, same bytes for every client, one HTTP chunk per event",
+        "(the full tables, method and versions are in [benchmarks/README.md]"
+        "(benchmarks/README.md)):",
+        "",
+        f"| {chunks:,}-chunk stream, chunks/s (best round) | " + " | ".join(backends) + " |",
+        "|---|" + "---:|" * len(backends),
+    ]
+    for client, label in _SUMMARY_ROWS:
+        lines.append(f"| {label} | " + " | ".join(rate(b, client) for b in backends) + " |")
+    backend = backends[0]
+    facts = []
+    ours, raw = res.concurrency(backend, "sudo_stream"), res.concurrency(backend, "raw")
+    openai = res.concurrency(backend, "openai")
+    runs = results.get("concurrency", [])
+    if ours["wall"] and ours["rss_per_stream"]:
+        text = (
+            f"{runs[0]['streams']:,} concurrent streams of {runs[0]['chunks']} chunks "
+            f"({backend}, best round): sudo_stream {ours['wall']:.1f} s and "
+            f"{ours['rss_per_stream'] / 1024:.0f} KiB per open stream"
+        )
+        if openai["wall"] and openai["rss_per_stream"]:
+            text += (
+                f", openai-python {openai['wall']:.0f} s and "
+                f"{openai['rss_per_stream'] / 1024:.0f} KiB"
+            )
+        if raw["wall"]:
+            text += f" (raw httpx {raw['wall']:.1f} s)"
+        facts.append(text + ".")
+    added = res.latency_added(backend, "sudo_stream")
+    if added is not None:
+        text = f"Added time to first chunk over raw httpx: {added * 1e3:+.2f} ms"
+        peer = res.latency_added(backend, "openai")
+        if peer is not None:
+            text += f" (openai-python {peer * 1e3:+.2f} ms)"
+        facts.append(text + ".")
+    mine, theirs = res.import_time("sudo_stream"), res.import_time("openai")
+    if mine is not None and theirs is not None:
+        facts.append(f"`import sudo_stream`: {mine * 1e3:.0f} ms (openai: {theirs * 1e3:.0f} ms).")
+    checked = [v for v in verdicts(results) if v.passed is not None]
+    missed = [
+        f"{v.target} ({v.where}: {report.measured(v)}, needs {v.required})"
+        for v in checked
+        if not v.passed
+    ]
+    text = f"Targets of the design doc met: {len(checked) - len(missed)} of {len(checked)}"
+    facts.append(text + (f"; missed: {'; '.join(missed)}." if missed else "."))
+    paragraph = textwrap.fill(" ".join(facts), width=92, break_on_hyphens=False)
+    lines += ["", paragraph, "", "![throughput per client](benchmarks/throughput.png)"]
+    return "\n".join(lines)
+
+
+def update_summary(readme: Path, results: dict[str, Any]) -> bool:
+    """Replace the text between the BENCHMARKS markers of ``readme``; False if absent."""
+    text = readme.read_text(encoding="utf-8")
+    start = text.find(SUMMARY_START)
+    end = text.find(SUMMARY_END)
+    body = summary(results)
+    if start < 0 or end < start or not body:
+        return False
+    head_end = text.index("-->", start) + 3
+    readme.write_text(text[:head_end] + "\n" + body + "\n" + text[end:], encoding="utf-8")
+    return True

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .clients import DRIVERS
-from .targets import Results, verdicts
+from .targets import Results, Verdict, verdicts
 
 _MB = 1e6
 _KIB = 1024
@@ -216,16 +216,19 @@ def imports(results: dict[str, Any]) -> str:
     return _table(header, body)
 
 
+def measured(v: Verdict) -> str:
+    """A verdict's measured value as the targets table shows it."""
+    if v.measured is None:
+        return "—"
+    if v.required.endswith("ms"):
+        return f"{v.measured:+.3f} ms"
+    return f"{v.measured:.2f}x"
+
+
 def targets(results: dict[str, Any]) -> str:
     body = []
     for v in verdicts(results):
-        if v.measured is None:
-            measured = "—"
-        elif v.required.endswith("ms"):
-            measured = f"{v.measured:+.3f} ms"
-        else:
-            measured = f"{v.measured:.2f}x"
-        body.append([v.target, v.where, measured, v.required, f"**{v.result}**", v.note])
+        body.append([v.target, v.where, measured(v), v.required, f"**{v.result}**", v.note])
     return _table(["target", "where", "measured", "required", "result", "note"], body, "llrrll")
 
 

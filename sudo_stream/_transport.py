@@ -1,5 +1,7 @@
-"""The one place that touches httpx: build and send requests, translate httpx's errors into
-ours, keep the API key out of every repr and message."""
+"""The one place that uses httpx to talk to the server: build and send requests, read
+bodies, translate httpx's (and httpcore's) errors into ours, keep the API key out of every
+repr and message. Below it, :mod:`._http` is the httpx transport of the clients we create
+(httpcore's pool) and :mod:`._deadline` its connections' read deadlines."""
 
 from __future__ import annotations
 
