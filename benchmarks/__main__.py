@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", type=_names(PARTS), default=PARTS, help=",".join(PARTS))
     parser.add_argument("--backends", type=_names(BACKENDS), default=BACKENDS)
     parser.add_argument("--clients", type=_names(tuple(DRIVERS)), default=tuple(DRIVERS))
-    parser.add_argument("--rounds", type=int, help="max rounds per client (default 5)")
+    parser.add_argument("--rounds", type=int, help="max rounds per client (default 11)")
     parser.add_argument("--budget", type=float, help="seconds per client and stream")
     parser.add_argument("--streams", type=int, help="concurrent streams (default 1000)")
     parser.add_argument(

@@ -26,7 +26,7 @@ class Rounds:
     averages over its whole stream already).
     """
 
-    rounds: int = 5
+    rounds: int = 11
     min_rounds: int = 2
     budget: float = 10.0
 
