@@ -137,10 +137,14 @@ class SSEParser:
         """The fast lane for servers that send one event per network piece.
 
         If ``data`` is exactly one block ``data: <payload>\\n\\n`` arriving at a block
-        boundary, consume it and return ``<payload>`` as bytes, not yet decoded: the event
-        is ``ServerSentEvent("message", payload.decode("utf-8", "replace"),
+        boundary, return ``<payload>`` as bytes, not yet decoded: the piece is that one
+        event, ``ServerSentEvent("message", payload.decode("utf-8", "replace"),
         last_event_id)``, and a JSON decoder can take the bytes as they are. Otherwise
-        consume nothing and return ``None``: pass the piece to :meth:`feed`.
+        return ``None``: pass the piece to :meth:`feed`.
+
+        Either way the parser is left as it was (such a piece leaves it at a block
+        boundary, with nothing to commit), so a piece taken here may still be given to
+        :meth:`feed`, which then returns that one event.
         """
         # At a block boundary, one `data: ...\n\n` within the limit (its block counts its
         # line and one byte for the line end): four C-level scans of a short piece.

@@ -503,6 +503,8 @@ def test_feed_plain() -> None:
     assert parser.feed_plain(b"data: x\n\n") is None  # the BOM check comes first
     assert parser.feed(b"data: x\n\n") == [ServerSentEvent(data="x")]
     assert parser.feed_plain(b'data: {"a": 1}\n\n') == b'{"a": 1}'
+    # The parser is left as it was: the same piece may still go to feed.
+    assert parser.feed(b'data: {"a": 1}\n\n') == [ServerSentEvent(data='{"a": 1}')]
     assert parser.feed_plain(b"data: caf\xc3\xa9\n\n") == b"caf\xc3\xa9"
     declined = [b"data: x\n", b"data: a\nb\n\n", b"data:x\n\n", b"event: e\n\n", b"data: a\r\n\r\n"]
     declined += [b"data: " + b"x" * 20 + b"\n\n", b"", b"\n"]
