@@ -245,7 +245,7 @@ class ChatStream:
                 if payload is None:
                     self._parse(data)
                     continue
-                if self._first_at is None:
+                if self._first_at is None:  # self._arrived(), inlined
                     self._first_at = time.monotonic()
                 self._deadline.stale = True
                 if payload != b"[DONE]":
@@ -350,7 +350,7 @@ class ChatStream:
             except StopAsyncIteration:
                 return b""
             except TRANSPORT_ERRORS as exc:
-                raise self._with_partial(translate(exc, deadline, self.response.request)) from exc
+                raise self._read_error(exc) from exc
         assert scope.cancelled_caught
         raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
 
