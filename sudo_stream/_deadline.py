@@ -125,7 +125,9 @@ class LazyTLS:
 
 
 class DeadlineStream(httpcore.AsyncNetworkStream):
-    """A network stream whose reads honour the reading task's :class:`Deadline`."""
+    """A network stream whose reads honour a :class:`Deadline`: the one bound to it by the
+    response reading from it (:func:`bind_deadline`), else the reading task's
+    (:data:`read_deadline`), else the timeout httpcore passes."""
 
     def __init__(self, inner: httpcore.AsyncNetworkStream, tls: LazyTLS | None = None) -> None:
         self._inner = inner
