@@ -344,9 +344,8 @@ class PartialJSON:
             return default if pending is _NOTHING else pending
         if type(root) is not list and type(root) is not dict:
             return root
-        nested = self._nested
         if self._max_depth <= _RECURSIVE_COPY_DEPTH:
-            snapshot = _copy(root, nested)
+            snapshot = _copy(root, self._nested)
         else:
             snapshot = _copy_deep(root)
         stack = self._stack

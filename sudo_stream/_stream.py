@@ -330,7 +330,7 @@ class ChatStream:
     async def _read_raw(self) -> bytes:
         """The next piece of the body as it came off the wire (b"" at its end)."""
         if not self._deadline_reads:
-            return await self._fill_with_scope(self._deadline)
+            return await self._fill_with_scope()
         token = None if self._bound else read_deadline.set(self._deadline)
         try:
             return await self._raw.__anext__()
@@ -342,8 +342,9 @@ class ChatStream:
             if token is not None:
                 read_deadline.reset(token)
 
-    async def _fill_with_scope(self, deadline: Deadline) -> bytes:
+    async def _fill_with_scope(self) -> bytes:
         # A borrowed http_client does not honour our deadlines: bound this read ourselves.
+        deadline = self._deadline
         with anyio.CancelScope(deadline=anyio.current_time() + deadline.remaining()) as scope:
             try:
                 return await self._raw.__anext__()
