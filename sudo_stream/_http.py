@@ -1,27 +1,26 @@
-"""The httpx transport of the clients we create: httpcore's connection pool, on its public
-API, with connections that read with our deadlines (:class:`DeadlineBackend`).
+"""The httpx transport of the clients we create: httpcore's connection pool with our
+HTTP/1.1 connections (:mod:`sudo_stream._h1`), whose streams read with our deadlines
+(:class:`DeadlineBackend`).
 
 It does what ``httpx.AsyncHTTPTransport`` does for HTTP/1.1, and one thing more: each
-response also carries httpcore's own body iterator in its extensions (:func:`core_body`),
-so a stream reads its body two async-generator layers closer to the socket than
-``response.stream`` (httpx's wrappers add nothing but error mapping and timing, and a
-stream makes its own). Errors read from that iterator are httpcore's: catch
-:data:`TRANSPORT_ERRORS` and translate them with :func:`as_httpx_error`.
+response also carries the connection's own body reader in its extensions
+(:func:`core_body`), so a stream reads its body with no async generator in between
+(httpx's wrappers add nothing but error mapping and timing, and a stream makes its own).
+Errors read from that reader are httpcore's: catch :data:`TRANSPORT_ERRORS` and translate
+them with :func:`as_httpx_error`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any
 
 import httpcore
 import httpx
 
 from ._deadline import DeadlineBackend, LazyTLS
+from ._h1 import BODY_EXTENSION, H1Pool, ResponseBody
 
 __all__ = ["TRANSPORT_ERRORS", "PoolTransport", "as_httpx_error", "core_body"]
-
-_CORE_BODY = "sudo_stream.core_body"
 
 # httpcore's errors have no common base; httpx names each of them the same way.
 _CORE_ERRORS = (
@@ -47,9 +46,10 @@ def as_httpx_error(exc: Exception, request: httpx.Request | None = None) -> http
     return httpx.TransportError(str(exc), request=request)
 
 
-def core_body(response: httpx.Response) -> AsyncIterable[bytes] | None:
-    """httpcore's body iterator of a response from :class:`PoolTransport`, else None."""
-    body: AsyncIterable[bytes] | None = response.extensions.get(_CORE_BODY)
+def core_body(response: httpx.Response) -> AsyncIterator[bytes] | None:
+    """The body of a response from :class:`PoolTransport` as our connection reads it
+    (closed by closing the response), else None."""
+    body: ResponseBody | None = response.extensions.get(BODY_EXTENSION)
     return body
 
 
@@ -58,12 +58,11 @@ class PoolTransport(httpx.AsyncBaseTransport):
     deadlines, and whose TLS trust store ``tls`` is loaded off the event loop."""
 
     def __init__(self, tls: LazyTLS, *, max_keepalive_connections: int = 1000) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = H1Pool(
             ssl_context=tls.placeholder,
-            max_connections=None,
+            network_backend=DeadlineBackend(tls=tls),
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=5.0,
-            network_backend=DeadlineBackend(tls=tls),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -83,14 +82,13 @@ class PoolTransport(httpx.AsyncBaseTransport):
             response = await self._pool.handle_async_request(core_request)
         except _CORE_ERRORS as exc:
             raise as_httpx_error(exc, request) from exc
-        body = response.stream
+        body = response.stream  # the pool's wrapper of our ResponseBody: it frees the slot
         assert isinstance(body, AsyncIterable)
-        extensions: dict[str, Any] = {**response.extensions, _CORE_BODY: body}
         return httpx.Response(
             response.status,
             headers=response.headers,
             stream=_MappedBody(body),
-            extensions=extensions,
+            extensions=response.extensions,
         )
 
     async def aclose(self) -> None:

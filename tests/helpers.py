@@ -6,6 +6,7 @@ from typing import Any
 
 import anyio
 
+import sudo_stream as ss
 from sudo_stream import testing
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -15,6 +16,21 @@ async def wait_until_no_connections(server: testing.FakeSudoServer, timeout: flo
     """The server notices disconnects on its own task: poll until all are gone."""
     with anyio.fail_after(timeout):
         while server.stats.open_connections:
+            await anyio.sleep(0.01)
+
+
+async def wait_until_released(
+    server: testing.FakeSudoServer, sudo: ss.AsyncSudo, timeout: float = 5.0
+) -> None:
+    """No connection is left in use: each one the server still has open is idle in the
+    client's pool (a body read to its end leaves its connection fit for reuse)."""
+    pool = sudo._transport._client._transport._pool  # type: ignore[attr-defined]
+    with anyio.fail_after(timeout):
+        while True:
+            connections = pool.connections
+            idle = [c for c in connections if c.is_idle()]
+            if len(idle) == len(connections) == server.stats.open_connections:
+                return
             await anyio.sleep(0.01)
 
 

@@ -13,7 +13,7 @@ import sudo_stream as ss
 from sudo_stream import testing
 from sudo_stream.models.events import ToolArgumentsDelta, ToolCallDone
 
-from .helpers import MESSAGES, expected_text, wait_until_no_connections
+from .helpers import MESSAGES, expected_text, wait_until_no_connections, wait_until_released
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +101,7 @@ async def test_error_event_mid_stream_carries_partial(server: testing.FakeSudoSe
     assert caught.value.error is not None and caught.value.error.type == "server_error"
     assert caught.value.partial is not None
     assert caught.value.partial.choices[0].message.content == "partial answer"
-    await wait_until_no_connections(server)
+    await wait_until_released(server, sudo)
 
 
 async def test_undecodable_chunk(server: testing.FakeSudoServer, sudo: ss.AsyncSudo) -> None:

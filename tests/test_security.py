@@ -152,7 +152,7 @@ async def test_the_key_is_never_logged_or_raised(debug_logs: _Everything) -> Non
         assert "SECRET" not in everything_about(exc), type(exc)
     assert errors[0].text.count("[redacted]") == 1  # type: ignore[attr-defined]
     assert any("HTTP Request" in text for text in debug_logs.texts)  # logging was on
-    assert any(text.startswith("httpcore") for text in debug_logs.texts)
+    assert any(text.startswith("sudo_stream.http") for text in debug_logs.texts)  # our connections
     for text in debug_logs.texts:
         assert KEY not in text and "SECRET" not in text, text
 

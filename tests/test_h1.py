@@ -1,0 +1,255 @@
+"""Our HTTP/1.1 connections (sudo_stream._h1) over real sockets: body framing, keep-alive
+and what stops it, protocol faults. A scripted server answers each request with exact
+bytes and keeps the connection open unless told otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+import httpx
+import pytest
+
+from sudo_stream._h1 import H1Connection
+from sudo_stream._http import core_body
+from sudo_stream._transport import _new_http_client
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Answer:
+    """The exact bytes of one response; ``close`` ends the connection after them."""
+
+    data: bytes
+    close: bool = False
+
+
+@dataclass
+class Seen:
+    connection: int
+    head: bytes
+    body: bytes
+
+
+@dataclass
+class ScriptServer:
+    answers: list[Answer] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    connections: int = 0
+    url: str = ""
+
+    async def serve(self, client: anyio.abc.SocketStream) -> None:
+        self.connections += 1
+        number = self.connections
+        buffer = b""
+        async with client:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    try:
+                        buffer += await client.receive()
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        return
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += await client.receive()
+                body, buffer = buffer[:length], buffer[length:]
+                self.seen.append(Seen(number, head, body))
+                answer = self.answers.pop(0)
+                await client.send(answer.data)
+                if answer.close:
+                    return
+
+
+@pytest.fixture
+async def script() -> AsyncIterator[ScriptServer]:
+    server = ScriptServer()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    server.url = f"http://127.0.0.1:{port}"
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, server.serve)
+        yield server
+        group.cancel_scope.cancel()
+    await listener.aclose()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with _new_http_client() as http_client:
+        yield http_client
+
+
+def chunked(*parts: bytes, head: bytes = b"HTTP/1.1 200 OK\r\n") -> bytes:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
+    return head + b"transfer-encoding: chunked\r\n\r\n" + body + b"0\r\n\r\n"
+
+
+def sized(body: bytes, head: bytes = b"HTTP/1.1 200 OK\r\n") -> bytes:
+    return head + b"content-length: %d\r\n\r\n" % len(body) + body
+
+
+async def get(client: httpx.AsyncClient, url: str, method: str = "GET", **kwargs: object) -> httpx.Response:
+    response = await client.request(method, url + "/x", **kwargs)  # type: ignore[arg-type]
+    return response
+
+
+# -- bodies and keep-alive ------------------------------------------------------------
+
+
+async def test_a_chunked_body_is_read_whole_and_its_connection_reused(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    parts = [b"data: %d\n\n" % i for i in range(50)]
+    script.answers += [Answer(chunked(*parts)), Answer(chunked(b"again"))]
+    assert (await get(client, script.url)).content == b"".join(parts)
+    assert (await get(client, script.url)).content == b"again"
+    assert script.connections == 1
+
+
+async def test_the_body_reader_hands_out_a_socket_read_at_a_time(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    # All 500 chunks are written at once: they come out in far fewer pieces than chunks.
+    parts = [b"data: %d\n\n" % i for i in range(500)]
+    script.answers.append(Answer(chunked(*parts)))
+    async with client.stream("GET", script.url + "/x") as response:
+        body = core_body(response)
+        assert body is not None
+        pieces = [piece async for piece in body]
+    assert b"".join(pieces) == b"".join(parts)
+    assert len(pieces) < 50
+
+
+async def test_a_content_length_body_is_reused(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers += [Answer(sized(b"x" * 100_000)), Answer(sized(b"second"))]
+    assert (await get(client, script.url)).content == b"x" * 100_000
+    assert (await get(client, script.url)).content == b"second"
+    assert script.connections == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(b"HTTP/1.1 200 OK\r\n\r\nuntil the end", close=True),  # no length: read to close
+        Answer(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok", close=True),
+        Answer(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"),  # 1.0: no keep-alive
+        Answer(sized(b"ok") + b"HTTP/1.1 200 OK\r\n"),  # bytes after the body
+    ],
+    ids=["close-delimited", "connection-close", "http-1.0", "extra-bytes"],
+)
+async def test_a_connection_that_cannot_carry_another_request_is_not_reused(
+    script: ScriptServer, client: httpx.AsyncClient, answer: Answer
+) -> None:
+    script.answers += [answer, Answer(sized(b"fresh"))]
+    first = await get(client, script.url)
+    assert first.content in (b"until the end", b"ok")
+    assert (await get(client, script.url)).content == b"fresh"
+    assert script.connections == 2
+
+
+async def test_a_body_left_unread_closes_its_connection(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    script.answers += [Answer(chunked(*[b"x" * 1000] * 200)), Answer(sized(b"fresh"))]
+    async with client.stream("GET", script.url + "/x") as response:
+        body = core_body(response)
+        assert body is not None
+        assert await body.__anext__()
+    assert (await get(client, script.url)).content == b"fresh"
+    assert script.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "status"), [("HEAD", b"200 OK"), ("GET", b"204 No Content"), ("GET", b"304 Not Modified")]
+)
+async def test_answers_without_a_body(
+    script: ScriptServer, client: httpx.AsyncClient, method: str, status: bytes
+) -> None:
+    # The content-length describes the resource, not this answer: nothing to read.
+    head = b"HTTP/1.1 " + status + b"\r\ncontent-length: 20\r\n\r\n"
+    script.answers += [Answer(head), Answer(sized(b"next"))]
+    response = await get(client, script.url, method)
+    assert response.content == b""
+    assert (await get(client, script.url)).content == b"next"
+    assert script.connections == 1
+
+
+async def test_an_informational_answer_is_skipped(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers.append(Answer(b"HTTP/1.1 100 Continue\r\n\r\n" + sized(b"real")))
+    response = await get(client, script.url)
+    assert response.status_code == 200 and response.content == b"real"
+
+
+async def test_the_request_is_sent_whole(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    big = bytes(range(256)) * 1000  # several write batches
+    script.answers += [Answer(sized(b"ok")), Answer(sized(b"ok"))]
+    await get(client, script.url, "POST", content=big)
+    await get(client, script.url, "POST", json={"a": 1})
+    assert script.seen[0].body == big
+    assert script.seen[0].head.startswith(b"POST /x HTTP/1.1\r\n")
+    assert script.seen[1].body == b'{"a":1}'
+
+
+# -- faults ---------------------------------------------------------------------------
+
+
+async def test_a_body_cut_short_is_a_protocol_error(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers.append(Answer(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", close=True))
+    with pytest.raises(httpx.RemoteProtocolError, match="5 bytes short"):
+        await get(client, script.url)
+
+
+async def test_a_chunked_body_cut_short_is_a_protocol_error(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    wire = chunked(b"one", b"two")
+    script.answers.append(Answer(wire[: -len(b"0\r\n\r\n")], close=True))
+    received = b""
+    with pytest.raises(httpx.RemoteProtocolError, match="before its last chunk"):
+        async with client.stream("GET", script.url + "/x") as response:
+            async for piece in response.aiter_raw():
+                received += piece
+    assert received == b"onetwo"
+
+
+async def test_a_malformed_chunk_comes_after_the_data_before_it(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    wire = chunked(b"good").replace(b"0\r\n\r\n", b"zz\r\nbad\r\n0\r\n\r\n")
+    script.answers += [Answer(wire), Answer(sized(b"fresh"))]
+    received = b""
+    with pytest.raises(httpx.RemoteProtocolError, match="malformed chunk-size line b'zz'"):
+        async with client.stream("GET", script.url + "/x") as response:
+            async for piece in response.aiter_raw():
+                received += piece
+    assert received == b"good"
+    assert (await get(client, script.url)).content == b"fresh"
+    assert script.connections == 2  # a broken connection is never reused
+
+
+async def test_no_answer_at_all_is_a_protocol_error(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers.append(Answer(b"", close=True))
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        await get(client, script.url)
+
+
+async def test_a_malformed_head_is_a_protocol_error(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers.append(Answer(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", close=True))
+    with pytest.raises(httpx.RemoteProtocolError):
+        await get(client, script.url)
+
+
+async def test_the_pool_holds_our_connections(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers.append(Answer(sized(b"ok")))
+    await get(client, script.url)
+    connections = client._transport._pool.connections  # type: ignore[attr-defined]
+    assert len(connections) == 1 and isinstance(connections[0], H1Connection)
+    assert connections[0].is_idle() and "HTTP/1.1, IDLE" in repr(connections[0])
