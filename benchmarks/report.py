@@ -155,6 +155,9 @@ def concurrency(results: dict[str, Any]) -> str:
         if traced:
             peak = stats["traced_per_stream"]
             row.append(_num(None if peak is None else peak / _KIB, ".1f"))
+        opened = [r["connections"] for r in timed if r.get("connections") is not None]
+        peaks = [r["peak_open"] for r in timed if r.get("peak_open") is not None]
+        row.append(f"{max(opened):,} / {max(peaks):,}" if opened and peaks else "")
         row.append(str(len(timed)))
         body.append(row)
     header = [
@@ -167,7 +170,7 @@ def concurrency(results: dict[str, Any]) -> str:
     ]
     if traced:
         header.append("tracemalloc peak KiB/stream")
-    header.append("rounds")
+    header += ["connections opened / most open at once", "rounds"]
     return _table(header, body, "ll" + "r" * (len(header) - 2))
 
 

@@ -9,6 +9,10 @@ process (pinned to its own core when there are two), on plain asyncio and raw so
 Protocol: ``POST /v1/chat/completions`` (the body is read and ignored) answers the stream
 named by the ``x-bench-stream`` request header; connections are kept alive. The stream
 named ``latency`` is sent as its first event, a pause of ``--pause-ms``, then the rest.
+A name ``NAME/N`` is the stream NAME *held*: its first event, then nothing more until N
+requests for ``NAME/N`` have arrived (or a minute has passed), so that a concurrency run
+really has its N streams open at once. ``GET /stats`` answers, as JSON, how many
+connections were accepted so far and the most open at once since the last ``/stats``.
 
 Safety: it binds 127.0.0.1 only, and it stops by itself after ``--lifetime`` seconds or
 as soon as its standard input closes (so it dies with the runner, even if the runner
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -62,6 +67,9 @@ def _simple(status: bytes, body: bytes) -> bytes:
     )
 
 
+STATS = b" stats"  # not a stream name: those come from a header value, stripped
+HOLD_LIMIT = 60.0
+
 NOT_FOUND = _simple(b"404 Not Found", b'{"error":{"message":"no such stream","type":"bench"}}')
 
 
@@ -71,10 +79,16 @@ class StreamServer:
     def __init__(self, workloads: dict[str, Workload], pause: float) -> None:
         head = response_head()
         self._responses = {name.encode(): head + chunked(w.events) for name, w in workloads.items()}
-        latency = workloads["latency"].events
-        self._latency_first = head + chunked(latency[:1])[: -len(b"0\r\n\r\n")]
-        self._latency_rest = chunked(latency[1:])
+        self._split = {  # the first event (an unfinished chunked body), and the rest
+            name.encode(): (head + chunked(w.events[:1])[: -len(b"0\r\n\r\n")], chunked(w.events[1:]))
+            for name, w in workloads.items()
+            if name in ("latency", "small")
+        }
         self._pause = pause
+        self._barriers: dict[bytes, _Barrier] = {}
+        self._accepted = 0
+        self._open = 0
+        self._peak = 0
 
     async def serve(self, sock: socket.socket, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -88,6 +102,7 @@ class StreamServer:
                 accept.cancel()
                 break
             conn, _ = accept.result()
+            self._accepted += 1
             accept = asyncio.ensure_future(loop.sock_accept(sock))
             task = asyncio.ensure_future(self._connection(conn))
             tasks.add(task)
@@ -100,6 +115,8 @@ class StreamServer:
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buffer = b""
+        self._open += 1
+        self._peak = max(self._peak, self._open)
         try:
             while True:
                 while (end := buffer.find(b"\r\n\r\n")) < 0:
@@ -119,14 +136,28 @@ class StreamServer:
         except (ConnectionError, OSError):
             pass
         finally:
+            self._open -= 1
             conn.close()
 
     async def _respond(self, conn: socket.socket, name: bytes) -> None:
         loop = asyncio.get_running_loop()
+        if name == STATS:
+            stats = {"accepted": self._accepted, "peak_open": self._peak}
+            self._peak = self._open
+            await loop.sock_sendall(conn, _simple(b"200 OK", json.dumps(stats).encode()))
+            return
         if name == b"latency":
-            await loop.sock_sendall(conn, self._latency_first)
+            first, rest = self._split[name]
+            await loop.sock_sendall(conn, first)
             await asyncio.sleep(self._pause)
-            await loop.sock_sendall(conn, self._latency_rest)
+            await loop.sock_sendall(conn, rest)
+            return
+        base, _, held = name.partition(b"/")
+        if held and base in self._split:
+            first, rest = self._split[base]
+            await loop.sock_sendall(conn, first)
+            await self._hold(name, int(held))
+            await loop.sock_sendall(conn, rest)
             return
         response = self._responses.get(name, NOT_FOUND)
         view = memoryview(response)
@@ -134,11 +165,31 @@ class StreamServer:
             await loop.sock_sendall(conn, view[start : start + SLICE])
 
 
+    async def _hold(self, name: bytes, size: int) -> None:
+        """Wait until ``size`` requests for ``name`` have arrived (a minute at most)."""
+        barrier = self._barriers.get(name)
+        if barrier is None or barrier.full.is_set():  # a new run
+            barrier = self._barriers[name] = _Barrier()
+        barrier.arrived += 1
+        if barrier.arrived >= size:
+            barrier.full.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(barrier.full.wait(), HOLD_LIMIT)
+
+
+class _Barrier:
+    def __init__(self) -> None:
+        self.arrived = 0
+        self.full = asyncio.Event()
+
+
 def _parse_head(head: bytes) -> tuple[bytes, int]:
-    """The stream name and the body length of a request head."""
+    """The stream name (``STATS`` for ``GET /stats``) and the body length of a request head."""
     name = b""
     length = 0
     lines = head.split(b"\r\n")
+    if lines[0].startswith(b"GET /stats "):
+        return STATS, 0
     if not lines[0].startswith(b"POST /v1/chat/completions"):
         return b"", 0
     for line in lines[1:]:

@@ -17,6 +17,7 @@ results as one JSON line starting with ``RESULT``. Parts:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import statistics
@@ -176,10 +177,12 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
     import anyio
 
     (name,) = args.clients
-    workload = workloads["small"]
+    # Held by the server after its first event until all the run's streams have started,
+    # so that they are all open at once, whatever the client's pool would do otherwise.
+    workload = dataclasses.replace(workloads["small"], name=f"small/{args.streams}")
     failures: list[str] = []
     async with DRIVERS[name](args.url) as driver:
-        await _drain_checked(driver, workload)  # warm: imports, caches, one connection
+        await _drain_checked(driver, workloads["warmup"])  # imports, caches, one connection
 
         async def one() -> None:
             try:
@@ -187,6 +190,7 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
             except Exception as exc:
                 failures.append(_error(exc))
 
+        before = await server_stats(args.url)
         gc.collect()
         can_reset = reset_peak_rss()
         base_rss = rss_bytes()
@@ -202,6 +206,7 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
             traced_peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         peak = peak_rss_bytes()
+        after = await server_stats(args.url)
     rss_growth = None
     if can_reset and peak is not None and base_rss is not None:
         rss_growth = max(peak - base_rss, 0)
@@ -216,9 +221,21 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
             "wall": wall,
             "rss_growth": rss_growth,
             "traced_peak": traced_peak,
+            "connections": after["accepted"] - before["accepted"],
+            "peak_open": after["peak_open"],
             "error": f"{len(failures)} streams failed: {failures[0]}" if failures else None,
         }
     ]
+
+
+async def server_stats(url: str) -> dict[str, int]:
+    """The stream server's connection counts (``GET /stats``), on a connection of its own."""
+    import httpx
+
+    async with httpx.AsyncClient(trust_env=False) as client:
+        response = await client.get(url + "/stats")
+        stats: dict[str, int] = response.raise_for_status().json()
+    return stats
 
 
 def in_memory(args: argparse.Namespace, workloads: dict[str, Workload]) -> list[dict]:

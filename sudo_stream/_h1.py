@@ -1,5 +1,5 @@
-"""HTTP/1.1 connections for httpcore's pool that read response bodies with our framing
-decoders (:mod:`sudo_stream._framing`) instead of h11's per-chunk events.
+"""HTTP/1.1 connections, and the pool that keeps them alive, reading response bodies with
+our framing decoders (:mod:`sudo_stream._framing`) instead of h11's per-chunk events.
 
 A connection sends its request and reads the response head with h11, as httpcore's own
 HTTP/1.1 connection does. The body is then read in socket-sized pieces: each read (up to
@@ -8,12 +8,14 @@ of body bytes, where h11 and httpcore's async generators make one event and one 
 HTTP chunk. For an SSE stream, whose server flushes an HTTP chunk per event, that is most
 of the transport's cost per event gone (see benchmarks/README.md).
 
-Everything else is httpcore's: :class:`H1Pool` is its connection pool (assignment, limits,
-keep-alive expiry) with :meth:`H1Pool.create_connection` making our connections, which
-implement its ``AsyncConnectionInterface``. Connections come from the pool's network
-backend (ours: :class:`~sudo_stream._deadline.DeadlineBackend`), whose streams apply the
-read deadlines. Errors are httpcore's (``RemoteProtocolError``, ``ReadError``, ...), so
-callers map them as before.
+:class:`ConnectionPool` hands a request the most recently idled connection to its origin
+that is still good, or opens a new one: a stream never waits for another to end, and
+taking or returning a connection costs the same with ten or ten thousand open (httpcore's
+pool scans every connection for every idle one each time a request starts or ends).
+Sockets come from an httpcore network backend (ours:
+:class:`~sudo_stream._deadline.DeadlineBackend`, whose streams apply the read deadlines);
+errors are httpcore's (``RemoteProtocolError``, ``ReadError``, ...), mapped by the
+transport as before.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import enum
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterable
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable
 
 import anyio
 import h11
@@ -30,7 +33,7 @@ import httpcore
 
 from ._framing import ChunkedBody, CloseDelimitedBody, FramingError, LengthBody
 
-__all__ = ["BODY_EXTENSION", "H1Connection", "H1Pool", "ResponseBody"]
+__all__ = ["BODY_EXTENSION", "ConnectionPool", "H1Connection", "ResponseBody"]
 
 logger = logging.getLogger("sudo_stream.http")
 """Connections opened and closed, requests and status lines, at DEBUG (never headers)."""
@@ -38,7 +41,7 @@ logger = logging.getLogger("sudo_stream.http")
 BODY_EXTENSION = "sudo_stream.body"
 """The response extension holding the :class:`ResponseBody`, to read it directly."""
 
-_READ_SIZE = 64 * 1024
+_READ_SIZE = 16 * 1024
 _WRITE_BATCH = 64 * 1024  # request bytes gathered into one write
 _MAX_HEAD = 100 * 1024  # httpcore's limit on a response head
 
@@ -52,34 +55,104 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-class H1Pool(httpcore.AsyncConnectionPool):
-    """httpcore's connection pool, making :class:`H1Connection` connections."""
+_OriginKey = tuple[bytes, bytes, int]
+
+
+def _key(origin: httpcore.Origin) -> _OriginKey:
+    return origin.scheme, origin.host, origin.port  # Origin itself is not hashable
+
+
+class ConnectionPool:
+    """Keep-alive connections by origin, at most ``max_idle`` of them idle at a time."""
 
     def __init__(
         self,
         *,
         ssl_context: ssl.SSLContext,
         network_backend: httpcore.AsyncNetworkBackend,
-        max_keepalive_connections: int,
+        max_idle: int,
         keepalive_expiry: float,
     ) -> None:
-        super().__init__(
-            ssl_context=ssl_context,
-            max_connections=None,
-            max_keepalive_connections=max_keepalive_connections,
-            keepalive_expiry=keepalive_expiry,
-            network_backend=network_backend,
+        self._ssl_context = ssl_context
+        self._network_backend = network_backend
+        self._max_idle = max_idle
+        self._keepalive_expiry = keepalive_expiry
+        self._idle: dict[_OriginKey, deque[H1Connection]] = {}
+        self._idle_count = 0
+        self._busy: set[H1Connection] = set()
+        self._closed = False
+
+    @property
+    def connections(self) -> list[H1Connection]:
+        """Every open connection: those serving a request, then the idle ones."""
+        return [*self._busy, *(c for idle in self._idle.values() for c in idle)]
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send ``request`` on a kept-alive or new connection; the response's body owns
+        the connection until it is closed."""
+        if self._closed:
+            raise RuntimeError("the connection pool is closed")
+        origin = request.url.origin
+        if origin.scheme not in (b"http", b"https"):
+            raise httpcore.UnsupportedProtocol(f"unsupported scheme {origin.scheme.decode()!r}")
+        connection = await self._take_idle(origin) or H1Connection(
+            origin, self._network_backend, self._ssl_context, self._keepalive_expiry, self._release
         )
-        self._connection_settings = (ssl_context, network_backend, keepalive_expiry)
+        self._busy.add(connection)
+        try:
+            return await connection.handle_async_request(request)
+        except BaseException:
+            self._busy.discard(connection)  # it has closed itself
+            raise
 
-    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
-        ssl_context, backend, keepalive_expiry = self._connection_settings
-        return H1Connection(origin, backend, ssl_context, keepalive_expiry)
+    async def _take_idle(self, origin: httpcore.Origin) -> H1Connection | None:
+        idle = self._idle.get(_key(origin))
+        stale = []
+        found = None
+        while idle:
+            if idle[0].has_expired():  # the oldest first: what lingers the longest goes
+                stale.append(idle.popleft())
+                continue
+            connection = idle.pop()
+            if connection.has_expired():
+                stale.append(connection)
+                continue
+            found = connection
+            break
+        self._idle_count -= len(stale) + (found is not None)
+        if stale:
+            with anyio.CancelScope(shield=True):
+                for connection in stale:
+                    await connection.aclose()
+        return found
+
+    async def _release(self, connection: H1Connection) -> None:
+        """A response closed: keep its connection for the next request, or close it."""
+        self._busy.discard(connection)
+        if not connection.is_idle():
+            return
+        if self._closed or self._idle_count >= self._max_idle:
+            await connection.aclose()
+            return
+        self._idle.setdefault(_key(connection.origin), deque()).append(connection)
+        self._idle_count += 1
+
+    async def aclose(self) -> None:
+        """Close every connection, idle or busy."""
+        self._closed = True
+        connections = self.connections
+        self._idle.clear()
+        self._busy.clear()
+        self._idle_count = 0
+        with anyio.CancelScope(shield=True):
+            for connection in connections:
+                await connection.aclose()
 
 
-class H1Connection(httpcore.AsyncConnectionInterface):
+class H1Connection:
     """One HTTP/1.1 connection: connects on its first request, then serves one request at
-    a time, and is reused only after a body that was read to its framed end."""
+    a time, and is reused only after a body that was read to its framed end. ``release``
+    is called when a response is closed."""
 
     def __init__(
         self,
@@ -87,8 +160,10 @@ class H1Connection(httpcore.AsyncConnectionInterface):
         backend: httpcore.AsyncNetworkBackend,
         ssl_context: ssl.SSLContext,
         keepalive_expiry: float | None,
+        release: Callable[[H1Connection], Awaitable[None]],
     ) -> None:
-        self._origin = origin
+        self.origin = origin
+        self._release = release
         self._backend = backend
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
@@ -100,10 +175,10 @@ class H1Connection(httpcore.AsyncConnectionInterface):
     # -- a request --------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        if not self.can_handle_request(request.url.origin):
-            raise RuntimeError(f"a request to {request.url.origin} on a connection to {self._origin}")
+        if request.url.origin != self.origin:
+            raise RuntimeError(f"a request to {request.url.origin} on a connection to {self.origin}")
         if self._state not in (_State.NEW, _State.IDLE):
-            raise httpcore.ConnectionNotAvailable()
+            raise RuntimeError(f"{self} is not free for another request")
         self._state, self._expire_at = _State.ACTIVE, None
         self._requests += 1
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
@@ -142,10 +217,10 @@ class H1Connection(httpcore.AsyncConnectionInterface):
     async def _connect(
         self, request: httpcore.Request, connect_timeout: float | None
     ) -> httpcore.AsyncNetworkStream:
-        host = self._origin.host.decode("ascii")
-        logger.debug("connecting to %s", self._origin)
-        stream = await self._backend.connect_tcp(host, self._origin.port, timeout=connect_timeout)
-        if self._origin.scheme == b"https":
+        host = self.origin.host.decode("ascii")
+        logger.debug("connecting to %s", self.origin)
+        stream = await self._backend.connect_tcp(host, self.origin.port, timeout=connect_timeout)
+        if self.origin.scheme == b"https":
             try:
                 sni: str | None = request.extensions.get("sni_hostname")
                 stream = await stream.start_tls(self._ssl_context, sni or host, connect_timeout)
@@ -216,6 +291,7 @@ class H1Connection(httpcore.AsyncConnectionInterface):
                 self._expire_at = time.monotonic() + self._keepalive_expiry
         else:
             await self.aclose()
+        await self._release(self)
 
     async def aclose(self) -> None:
         self._state = _State.CLOSED
@@ -224,12 +300,6 @@ class H1Connection(httpcore.AsyncConnectionInterface):
             await stream.aclose()
 
     # -- what the pool asks --------------------------------------------------------------
-
-    def can_handle_request(self, origin: httpcore.Origin) -> bool:
-        return origin == self._origin
-
-    def is_available(self) -> bool:
-        return self._state is _State.IDLE
 
     def has_expired(self) -> bool:
         if self._state is not _State.IDLE:
@@ -246,11 +316,8 @@ class H1Connection(httpcore.AsyncConnectionInterface):
     def is_closed(self) -> bool:
         return self._state is _State.CLOSED
 
-    def info(self) -> str:
-        return f"{str(self._origin)!r}, HTTP/1.1, {self._state.name}, Request Count: {self._requests}"
-
     def __repr__(self) -> str:
-        return f"<H1Connection [{self.info()}]>"
+        return f"<H1Connection [{str(self.origin)!r}, HTTP/1.1, {self._state.name}, requests: {self._requests}]>"
 
 
 def _framer(method: bytes, head: h11.Response) -> _Framer:

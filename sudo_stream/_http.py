@@ -1,6 +1,5 @@
-"""The httpx transport of the clients we create: httpcore's connection pool with our
-HTTP/1.1 connections (:mod:`sudo_stream._h1`), whose streams read with our deadlines
-(:class:`DeadlineBackend`).
+"""The httpx transport of the clients we create: our pool of HTTP/1.1 connections
+(:mod:`sudo_stream._h1`), whose sockets read with our deadlines (:class:`DeadlineBackend`).
 
 It does what ``httpx.AsyncHTTPTransport`` does for HTTP/1.1, and one thing more: each
 response also carries the connection's own body reader in its extensions
@@ -18,7 +17,7 @@ import httpcore
 import httpx
 
 from ._deadline import DeadlineBackend, LazyTLS
-from ._h1 import BODY_EXTENSION, H1Pool, ResponseBody
+from ._h1 import BODY_EXTENSION, ConnectionPool, ResponseBody
 
 __all__ = ["TRANSPORT_ERRORS", "PoolTransport", "as_httpx_error", "core_body"]
 
@@ -54,14 +53,14 @@ def core_body(response: httpx.Response) -> AsyncIterator[bytes] | None:
 
 
 class PoolTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 over an ``httpcore.AsyncConnectionPool`` whose connections honour our read
-    deadlines, and whose TLS trust store ``tls`` is loaded off the event loop."""
+    """HTTP/1.1 over our :class:`~sudo_stream._h1.ConnectionPool`, whose connections honour
+    our read deadlines, and whose TLS trust store ``tls`` is loaded off the event loop."""
 
     def __init__(self, tls: LazyTLS, *, max_keepalive_connections: int = 1000) -> None:
-        self._pool = H1Pool(
+        self._pool = ConnectionPool(
             ssl_context=tls.placeholder,
             network_backend=DeadlineBackend(tls=tls),
-            max_keepalive_connections=max_keepalive_connections,
+            max_idle=max_keepalive_connections,
             keepalive_expiry=5.0,
         )
 
@@ -82,8 +81,8 @@ class PoolTransport(httpx.AsyncBaseTransport):
             response = await self._pool.handle_async_request(core_request)
         except _CORE_ERRORS as exc:
             raise as_httpx_error(exc, request) from exc
-        body = response.stream  # the pool's wrapper of our ResponseBody: it frees the slot
-        assert isinstance(body, AsyncIterable)
+        body = response.stream
+        assert isinstance(body, ResponseBody)
         return httpx.Response(
             response.status,
             headers=response.headers,

@@ -219,6 +219,8 @@ class ChatStream:
                         "the stream was closed before its end",
                         partial=self._assembler.completion(),
                     )
+                if self._pending:  # all consumed: not kept alive while we wait for more
+                    self._pending = []
                 if self._direct:  # _read_raw inlined: a frame less per chunk
                     try:
                         data = await self._raw.__anext__()
@@ -244,6 +246,7 @@ class ChatStream:
                 payload = self._parser.feed_plain(data)
                 if payload is None:
                     self._parse(data)
+                    data = b""  # nor the piece
                     continue
                 if self._first_at is None:  # self._arrived(), inlined
                     self._first_at = time.monotonic()

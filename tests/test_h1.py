@@ -253,3 +253,72 @@ async def test_the_pool_holds_our_connections(script: ScriptServer, client: http
     connections = client._transport._pool.connections  # type: ignore[attr-defined]
     assert len(connections) == 1 and isinstance(connections[0], H1Connection)
     assert connections[0].is_idle() and "HTTP/1.1, IDLE" in repr(connections[0])
+
+
+# -- the pool -------------------------------------------------------------------------
+
+
+async def test_concurrent_requests_each_get_a_connection_then_share_them(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    # While 20 responses are open, 20 connections; afterwards they are all kept, and
+    # the next 20 requests (one after another) reuse the most recent one.
+    script.answers += [Answer(sized(b"x")) for _ in range(40)]
+    async with anyio.create_task_group() as group:
+        responses = []
+
+        async def open_one() -> None:
+            responses.append(await client.send(client.build_request("GET", script.url + "/x"), stream=True))
+
+        for _ in range(20):
+            group.start_soon(open_one)
+    assert script.connections == 20
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    assert len(pool.connections) == 20 and not any(c.is_idle() for c in pool.connections)
+    for response in responses:
+        await response.aread()
+    assert len(pool.connections) == 20 and all(c.is_idle() for c in pool.connections)
+    seen = len(script.seen)
+    for _ in range(20):
+        await get(client, script.url)
+    assert script.connections == 20
+    assert len({s.connection for s in script.seen[seen:]}) == 1
+
+
+async def test_idle_connections_beyond_the_limit_are_closed(script: ScriptServer) -> None:
+    from sudo_stream._deadline import LazyTLS
+    from sudo_stream._http import PoolTransport
+    from sudo_stream._transport import default_tls_context
+
+    transport = PoolTransport(LazyTLS(default_tls_context), max_keepalive_connections=3)
+    async with httpx.AsyncClient(transport=transport) as client:
+        script.answers += [Answer(sized(b"x")) for _ in range(6)]
+        responses = [await client.send(client.build_request("GET", script.url + "/x"), stream=True) for _ in range(6)]
+        for response in responses:
+            await response.aread()
+        assert len(transport._pool.connections) == 3
+
+
+async def test_an_expired_connection_is_not_reused(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    script.answers += [Answer(sized(b"first")), Answer(sized(b"second"))]
+    await get(client, script.url)
+    (connection,) = client._transport._pool.connections  # type: ignore[attr-defined]
+    connection._expire_at = 0.0  # as if its keep-alive time had passed
+    assert connection.has_expired()
+    assert (await get(client, script.url)).content == b"second"
+    assert script.connections == 2
+    assert connection.is_closed()
+
+
+async def test_closing_the_pool_closes_busy_connections_too(
+    script: ScriptServer, client: httpx.AsyncClient
+) -> None:
+    script.answers.append(Answer(chunked(*[b"x" * 1000] * 100)))
+    response = await client.send(client.build_request("GET", script.url + "/x"), stream=True)
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    (connection,) = pool.connections
+    await pool.aclose()
+    assert connection.is_closed() and pool.connections == []
+    await response.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await get(client, script.url)
