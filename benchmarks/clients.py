@@ -125,7 +125,7 @@ def _body(stream: str) -> bytes:
 
 
 class Raw(Driver):
-    """httpx ``aiter_raw()``, bytes counted and dropped: the transport's own limit."""
+    """httpx ``aiter_raw()``, bytes counted and dropped: httpx's own limit."""
 
     name, label, library, counts = "raw", "raw httpx aiter_raw()", "httpx", COUNTS_BYTES
 

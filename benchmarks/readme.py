@@ -55,7 +55,9 @@ package (pytest collects `tests/` only).
   *one HTTP chunk per SSE event*, as the reference figures used) and writes it with
   `sock_sendall` in 256 KiB slices. `POST /v1/chat/completions` answers the stream named
   by the `x-bench-stream` header (the body is ignored); connections are kept alive. The
-  `latency` stream sends its first event, pauses, then the rest. It exits after a fixed
+  `latency` stream sends its first event, pauses, then the rest; `small/N` sends its
+  first event and holds the rest until N requests for it have arrived; `GET /stats`
+  counts connections. It exits after a fixed
   lifetime or as soon as the runner's pipe to it closes. On 2+ cores the server runs
   pinned to the last CPU and every measuring process to CPU 0.
 - **Streams** (`workloads.py`, bytes from `bench_core.py`): `content` is OpenAI-shaped
@@ -64,7 +66,7 @@ package (pytest collects `tests/` only).
   `small` (200 chunks) is used by the concurrency part.
 - **Clients** (`clients.py`), each as its users would call it, retries off, no read
   timeout, a pool of 2,000 connections: raw httpx `aiter_raw()` (bytes counted and
-  dropped: the transport's own limit); httpx-sse `aiter_sse()` + `json.loads`;
+  dropped: httpx's own limit); httpx-sse `aiter_sse()` + `json.loads`;
   openai-python `chat.completions.create(stream=True)` iterated, and its accumulating
   `chat.completions.stream()` helper (events, then `get_final_completion()`; the tool is
   passed non-strict, so the helper does not re-parse partial arguments); sudo-ai
@@ -82,12 +84,17 @@ package (pytest collects `tests/` only).
   ranged 8.3-12 µs a chunk in one run), so the minimum is the steadiest estimate of what
   the code itself costs.
 - **Concurrency**: each client in a fresh process per round, the clients taking turns
-  round by round (up to five rounds; raw httpx's own wall time varies by a second from
-  round to round here): after one warm-up stream, 1,000 streams of 200 chunks start at
-  once in one task group; wall time, and the growth of peak RSS over the RSS before the
-  run (the kernel's peak mark is reset first), per stream. `--tracemalloc N` adds a traced run of N streams (tracemalloc slows
-  pure-Python clients several times, so only `--full` does it). sudo-ai takes ~90 s
-  here and has no target in this part, so only `--full` runs it.
+  round by round (up to five rounds): after one warm-up stream, 1,000 streams of 200
+  chunks start at once in one task group. The server sends each its first event and
+  then *holds* it until all 1,000 requests have arrived, so every client really has
+  1,000 streams open at once (without the hold, httpcore's pool convoys a burst of
+  requests onto whichever connection is idle: raw httpx and openai-python served the
+  1,000 "concurrent" streams over ~12 connections). Wall time, the growth of peak RSS
+  over the RSS before the run (the kernel's peak mark is reset first) per stream, and
+  the connections the server accepted during the run and held open at most.
+  `--tracemalloc N` adds a traced run of N streams (tracemalloc slows pure-Python
+  clients several times, so only `--full` does it). sudo-ai takes ~90 s here and has no
+  target in this part, so only `--full` runs it.
 - **CPU time**: the throughput tables also give the client process's CPU time per chunk
   (`time.process_time`), which, unlike wall time, does not grow when another process
   competes for the core.
@@ -109,14 +116,34 @@ package (pytest collects `tests/` only).
 _LOG = """\
 ## Profiling log: what was tried
 
-Per-chunk costs below are CPU time over loopback (median of 9 or min of 24 alternating
-rounds of raw and ours, one process pinned per core) or in memory over a bare async
-generator of the same pieces (`ChatStream` fed directly: our cost alone, no transport).
-The transport itself (h11 and httpcore, one HTTP chunk per event) costs ~8.3 µs a chunk
-here; that is the `aiter_raw()` drain the 1.3x target divides by.
+Per-chunk costs below are CPU time over loopback (median of 9 or min of 15-24
+alternating rounds of raw and ours, one process pinned per core) or in memory over a bare
+async generator of the same pieces (`ChatStream` fed directly: our cost alone, no
+transport). Raw httpx's `aiter_raw()` drain (h11 and httpcore, one HTTP chunk per event)
+costs ~8.3 µs a chunk here; that is what the 1.3x target divides by.
 
 Kept:
 
+- **Our own HTTP/1.1 body reading** (`sudo_stream/_framing.py`, `_h1.py`). Profiling the
+  tool stream, the one target still at its limit, showed where the transport's time
+  goes: h11 turns every HTTP chunk into an event through its state machine, 5.3 µs a
+  chunk in memory (20,000 chunks of the tool stream fed in 64 KiB pieces), and httpcore
+  adds three async generators and a context manager per chunk. Our connections still
+  send requests and read response heads with h11, then frame the body with a sans-IO
+  decoder: a socket read of chunks becomes one piece of body bytes (~1.3 µs a chunk in
+  memory: one find, one regular expression, one slice), which the SSE parser splits in
+  one pass. Whole stream over loopback, µs a chunk (raw httpx drain 8.4): content
+  10.3 -> 2.8, tool 10.8 -> 3.3; 1.25x -> 0.33x and 1.31x -> 0.39x the raw drain.
+- **Our own connection pool**. In httpcore's pool, 1,000 concurrent streams took 20 s:
+  each time a request starts or ends it scans every connection for every idle one
+  (`len([c.is_idle() for c in connections])` per idle connection). `ConnectionPool` keeps
+  idle connections per origin, most recent first, the oldest checked for expiry, and
+  opens a new one when none is free: O(1) per request. The same scan is why raw httpx
+  and openai-python take ~25 s for 1,000 truly concurrent streams (table above).
+- **16 KiB body reads** (64 KiB before): with 1,000 streams open at once, what each has
+  read but not yet consumed dominates its memory; trio, tracemalloc peak 74 -> 43 KiB a
+  stream (8 KiB reads: 37). A stream also lets go of consumed events and of its last
+  piece before it waits for the next. Cost: ~0.1 µs a chunk.
 - **One event per network piece goes from bytes to a chunk with no event object**
   (`SSEParser.feed_plain` returns the payload bytes after four C-level scans; msgspec
   decodes bytes directly; invalid UTF-8 or bad JSON fall back to the general path, which
@@ -156,14 +183,20 @@ Tried and dropped:
   events, lookahead, end, close) stay; not worth generator finalization on abandoned
   streams (trio warns when an unexhausted async generator is collected).
 
-Where the floor is (in memory, µs a chunk over a bare generator; content / tool): the
-pull loop as it is, 1.93 / 2.38; the same work with no bookkeeping in one coroutine
-frame, 1.60 / 2.02; in an async generator, 1.51 / 1.91. Of a tool chunk's cost, decoding
-is 1.2 µs (nested structs for one 12-byte fragment), the fast lane 0.3 µs and assembly
-0.3 µs. Against the transport's ~8.3 µs that puts the tool stream at about 1.28-1.30x the
-raw drain in the best rounds (1.26-1.37x across this session's runs, the 1.3x target
-right at the edge); the content stream, the shape of the design doc's reference figures,
-at 1.19-1.27x.
+Where the floor is, before our own body reading (in memory, µs a chunk over a bare
+generator; content / tool): the pull loop 1.93 / 2.38; the same work with no bookkeeping
+in one coroutine frame, 1.60 / 2.02; in an async generator, 1.51 / 1.91. Of a tool
+chunk's cost, decoding is 1.2 µs (nested structs for one 12-byte fragment), the fast lane
+0.3 µs and assembly 0.3 µs. Against h11 and httpcore's ~8.3 µs that put the tool stream
+at 1.26-1.37x the raw drain; the transport was the floor, so the transport is what
+changed.
+
+Memory with 1,000 streams truly open at once is mostly not ours to save: each open
+stream holds ~20 KiB of objects across httpx, our stream and the event loop's socket,
+plus the bytes it has received and not yet consumed. Under asyncio those are whatever
+the event loop read at once (anyio hands them out from its buffer: ~50 KB here, the
+stream's whole rest), under trio at most one read (16 KiB). Raw httpx and openai-python
+hold the same bytes; openai-python's larger figure is its per-chunk objects.
 """
 
 
@@ -206,7 +239,7 @@ def _notes(results: dict[str, Any]) -> str:
 
 
 _SUMMARY_ROWS = (
-    ("raw", "raw httpx `aiter_raw()` drain (the transport's limit)"),
+    ("raw", "raw httpx `aiter_raw()` drain (httpx's own limit)"),
     ("sudo_stream", "**sudo_stream** `create_streaming` iteration (typed chunks)"),
     ("sudo_stream-final", "**sudo_stream** with `final_completion()`"),
     ("httpx-sse", "httpx-sse + `json.loads`"),
@@ -250,7 +283,7 @@ def summary(results: dict[str, Any]) -> str:
     runs = results.get("concurrency", [])
     if ours["wall"] and ours["rss_per_stream"]:
         text = (
-            f"{runs[0]['streams']:,} concurrent streams of {runs[0]['chunks']} chunks "
+            f"{runs[0]['streams']:,} streams of {runs[0]['chunks']} chunks, all open at once "
             f"({backend}, best round): sudo_stream {ours['wall']:.1f} s and "
             f"{ours['rss_per_stream'] / 1024:.0f} KiB per open stream"
         )
