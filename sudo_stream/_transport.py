@@ -1,7 +1,8 @@
 """The one place that uses httpx to talk to the server: build and send requests, read
 bodies, translate httpx's (and httpcore's) errors into ours, keep the API key out of every
 repr and message. Below it, :mod:`._http` is the httpx transport of the clients we create
-(httpcore's pool) and :mod:`._deadline` its connections' read deadlines."""
+(our HTTP/1.1 connections and pool, :mod:`._h1`) and :mod:`._deadline` its connections'
+read deadlines."""
 
 from __future__ import annotations
 
@@ -141,8 +142,8 @@ class Inflater:
 def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Inflater | None]:
     """The body's byte iterator, and the decoder its bytes must go through, if any.
 
-    Raw bytes are cheapest: httpcore's own iterator when the response came through our
-    :class:`PoolTransport` (its errors are httpcore's: catch ``TRANSPORT_ERRORS``), else
+    Raw bytes are cheapest: our connection's body reader when the response came through
+    our :class:`PoolTransport` (its errors are httpcore's: catch ``TRANSPORT_ERRORS``), else
     ``response.stream`` (``aiter_raw`` only adds chunking we do not ask for). gzip and
     deflate are decoded by an :class:`Inflater` (bounded per step). Any other encoding is
     left to httpx, as is a body a transport has already read (``httpx.MockTransport``).

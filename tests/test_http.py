@@ -1,5 +1,5 @@
-"""Our httpx transport (sudo_stream._http): error mapping, and a body read two layers
-closer to the socket that still behaves like httpx's for everyone else."""
+"""Our httpx transport (sudo_stream._http): error mapping, and a body read straight from
+our connection that still behaves like httpx's for everyone else."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_an_httpx_error_is_left_as_it_is() -> None:
 
 
 async def test_httpx_readers_still_work_on_our_responses(server: testing.FakeSudoServer) -> None:
-    # The body is exposed twice: httpcore's iterator for our streams, and httpx's own
+    # The body is exposed twice: our connection's reader for our streams, and httpx's own
     # readers (errors mapped) for anything else; both read the same bytes.
     server.enqueue(testing.JSON({"hello": "world"}))
     async with ss.AsyncSudo(api_key=KEY, server_url=server.url) as sudo:
