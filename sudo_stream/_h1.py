@@ -3,10 +3,11 @@ our framing decoders (:mod:`sudo_stream._framing`) instead of h11's per-chunk ev
 
 A connection sends its request and reads the response head with h11, as httpcore's own
 HTTP/1.1 connection does. The body is then read in socket-sized pieces: each read (up to
-64 KiB, the size httpcore reads) goes through one framer call and comes out as one piece
-of body bytes, where h11 and httpcore's async generators make one event and one piece per
-HTTP chunk. For an SSE stream, whose server flushes an HTTP chunk per event, that is most
-of the transport's cost per event gone (see benchmarks/README.md).
+16 KiB: with thousands of streams open, what each has read but not consumed is most of
+its memory) goes through one framer call and comes out as one piece of body bytes, where
+h11 and httpcore's async generators make one event and one piece per HTTP chunk. For an
+SSE stream, whose server flushes an HTTP chunk per event, that is most of the
+transport's cost per event gone (see benchmarks/README.md).
 
 :class:`ConnectionPool` hands a request the most recently idled connection to its origin
 that is still good, or opens a new one: a stream never waits for another to end, and

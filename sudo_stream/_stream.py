@@ -246,7 +246,7 @@ class ChatStream:
                 payload = self._parser.feed_plain(data)
                 if payload is None:
                     self._parse(data)
-                    data = b""  # nor the piece
+                    data = b""  # nor is the piece
                     continue
                 if self._first_at is None:  # self._arrived(), inlined
                     self._first_at = time.monotonic()
