@@ -171,9 +171,28 @@ def default_tls_context() -> ssl.SSLContext:
     return context
 
 
-def _new_http_client() -> httpx.AsyncClient:
+def _new_http_client(base_url: str = "") -> tuple[httpx.AsyncClient, bool]:
+    """The HTTP client a Sudo client makes for itself, and whether it reads with our
+    deadlines: our own connections, unless the environment names a proxy for
+    ``base_url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``),
+    which httpx's own transport honours and ours does not."""
+    if _environment_proxy(base_url):
+        return httpx.AsyncClient(timeout=None, follow_redirects=False), False
     transport = PoolTransport(LazyTLS(default_tls_context))
-    return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
+    return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False), True
+
+
+def _environment_proxy(url: str) -> bool:
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    # NO_PROXY, as httpx reads it (in CPython's urllib since 2.x; typeshed lacks it)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return not bypass(parts.hostname or "", proxies)
 
 
 class RequestBody(httpx.AsyncByteStream):
@@ -224,9 +243,12 @@ class Transport:
         self.base_url = normalize_server_url(server_url)
         self._api_key = api_key
         self._owns_client = http_client is None
-        self._client = http_client if http_client is not None else _new_http_client()
-        # Our own client reads with moving deadlines; a borrowed one gets a cancel scope.
-        self.deadline_reads = self._owns_client
+        # Our own connections read with moving deadlines; other transports (a borrowed
+        # client, or httpx's when going through a proxy) get a cancel scope per read.
+        if http_client is None:
+            self._client, self.deadline_reads = _new_http_client(self.base_url)
+        else:
+            self._client, self.deadline_reads = http_client, False
         headers = {"user-agent": USER_AGENT, "accept": "application/json"}
         for name, value in (default_headers or {}).items():
             headers[check_header_name(name).lower()] = check_header_value(name, value)

@@ -12,9 +12,11 @@ import anyio.abc
 import httpx
 import pytest
 
+import sudo_stream as ss
+from sudo_stream._deadline import LazyTLS
 from sudo_stream._h1 import H1Connection
-from sudo_stream._http import core_body
-from sudo_stream._transport import _new_http_client
+from sudo_stream._http import PoolTransport, core_body
+from sudo_stream._transport import default_tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -83,7 +85,8 @@ async def script() -> AsyncIterator[ScriptServer]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with _new_http_client() as http_client:
+    transport = PoolTransport(LazyTLS(default_tls_context))
+    async with httpx.AsyncClient(transport=transport) as http_client:
         yield http_client
 
 
@@ -286,10 +289,6 @@ async def test_concurrent_requests_each_get_a_connection_then_share_them(
 
 
 async def test_idle_connections_beyond_the_limit_are_closed(script: ScriptServer) -> None:
-    from sudo_stream._deadline import LazyTLS
-    from sudo_stream._http import PoolTransport
-    from sudo_stream._transport import default_tls_context
-
     transport = PoolTransport(LazyTLS(default_tls_context), max_keepalive_connections=3)
     async with httpx.AsyncClient(transport=transport) as client:
         script.answers += [Answer(sized(b"x")) for _ in range(6)]
@@ -322,3 +321,46 @@ async def test_closing_the_pool_closes_busy_connections_too(
     await response.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await get(client, script.url)
+
+
+# -- proxies --------------------------------------------------------------------------
+
+
+async def test_a_proxy_named_by_the_environment_is_used(
+    script: ScriptServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our connections do not speak to proxies: with one configured, the client uses
+    # httpx's own transport, which sends the request to the proxy in absolute form.
+    monkeypatch.setenv("HTTP_PROXY", script.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    completion = b'{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]}'
+    script.answers.append(Answer(sized(completion, head=b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")))
+    async with ss.AsyncSudo(api_key="sk-test-0123456789", server_url="http://sudo.invalid/api") as sudo:
+        assert sudo._transport.deadline_reads is False
+        result = await sudo.router.create(messages=[{"role": "user", "content": "hi"}], model="m", retries=0)
+    assert result.id == "c"
+    assert script.seen[0].head.startswith(b"POST http://sudo.invalid/api/v1/chat/completions HTTP/1.1")
+
+
+@pytest.mark.parametrize(
+    ("env", "ours"),
+    [
+        ({}, True),
+        ({"HTTPS_PROXY": "http://127.0.0.1:9"}, False),
+        ({"ALL_PROXY": "http://127.0.0.1:9"}, False),
+        ({"HTTP_PROXY": "http://127.0.0.1:9"}, True),  # for http:// only
+        ({"HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "sudoapp.dev"}, True),
+    ],
+)
+def test_which_transport_the_environment_gets(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], ours: bool
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sudo = ss.AsyncSudo(api_key="sk-test-0123456789", server_url="https://sudoapp.dev/api")
+    assert sudo._transport.deadline_reads is ours
+    assert isinstance(sudo._transport._client._transport, PoolTransport) is ours
