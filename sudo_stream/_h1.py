@@ -195,8 +195,9 @@ class H1Connection:
                     "%s %s on %s: HTTP/%s %d %s", request.method.decode(), request.url.target.decode(),
                     self, head.http_version.decode(), head.status_code, head.reason.decode(errors="replace"),
                 )
-            reusable = protocol.our_state is h11.DONE  # h11 knows both sides' keep-alive
             framer = _framer(request.method, head)
+            # h11 knows both sides' keep-alive; a body that ends with the connection cannot
+            reusable = protocol.our_state is h11.DONE and not isinstance(framer, CloseDelimitedBody)
             leftover, _ = protocol.trailing_data
             body = ResponseBody(self, stream, framer, leftover, timeouts.get("read"), reusable)
         except BaseException:
@@ -355,7 +356,7 @@ class ResponseBody:
         self._stream = stream
         self._framer = framer
         self._timeout = timeout
-        self._reusable = reusable and not isinstance(framer, CloseDelimitedBody)
+        self._reusable = reusable
         self._closed = False
         self._stop: Exception | None = None  # raised by the next read: closed, or broken
         self._ready = self._feed(leftover) if leftover else b""

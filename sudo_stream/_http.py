@@ -11,7 +11,7 @@ them with :func:`as_httpx_error`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 
 import httpcore
 import httpx
@@ -97,7 +97,7 @@ class PoolTransport(httpx.AsyncBaseTransport):
 class _MappedBody(httpx.AsyncByteStream):
     """The body as httpx's readers see it, with httpcore's errors made httpx's."""
 
-    def __init__(self, body: AsyncIterable[bytes]) -> None:
+    def __init__(self, body: ResponseBody) -> None:
         self._body = body
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -108,6 +108,4 @@ class _MappedBody(httpx.AsyncByteStream):
             raise as_httpx_error(exc) from exc
 
     async def aclose(self) -> None:
-        close = getattr(self._body, "aclose", None)
-        if close is not None:
-            await close()
+        await self._body.aclose()
