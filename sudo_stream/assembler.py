@@ -90,6 +90,46 @@ def _joined(parts: list[str] | None) -> str | None:
     return text
 
 
+class _Text:
+    """Text received in pieces, joined a block of pieces at a time: an open stream holds
+    a string per 32 deltas rather than one per delta (~50 bytes of header each, more than
+    most deltas' text), times thousands of open streams. Each character is copied once
+    on the way (and once more by :meth:`value`)."""
+
+    __slots__ = ("blocks", "tail")
+
+    def __init__(self, first: str = "") -> None:
+        self.blocks: list[str] = []
+        self.tail = [first]
+
+    def add(self, piece: str) -> None:
+        tail = self.tail
+        tail.append(piece)
+        if len(tail) >= _TEXT_BLOCK:
+            self.seal()
+
+    def seal(self) -> None:
+        """Join the pieces received since the last block into one."""
+        self.blocks.append("".join(self.tail))
+        self.tail.clear()
+
+    def value(self) -> str:
+        """The whole text (kept joined, so the next call is cheap)."""
+        if self.tail:
+            self.seal()
+        blocks = self.blocks
+        if len(blocks) != 1:
+            blocks[:] = ["".join(blocks)]
+        return blocks[0]
+
+
+_TEXT_BLOCK = 32
+
+
+def _value(text: _Text | None) -> str | None:
+    return None if text is None else text.value()
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -231,7 +271,7 @@ class _Detail:
         return item
 
 
-def _detail_text(item: dict[str, Any]) -> str | None:
+def _detail_Text(item: dict[str, Any]) -> str | None:
     kind = item.get("type")
     text = item.get("text") if kind != "reasoning.summary" else item.get("summary")
     return text if isinstance(text, str) else None
@@ -263,9 +303,9 @@ class _Choice:
     def __init__(self, index: int) -> None:
         self.index = index
         self.role: str | None = None
-        self.content: list[str] | None = None
-        self.refusal: list[str] | None = None
-        self.reasoning: list[str] | None = None
+        self.content: _Text | None = None
+        self.refusal: _Text | None = None
+        self.reasoning: _Text | None = None
         self.details: list[_Detail | dict[str, Any]] | None = None
         self.details_by_index: dict[int, _Detail] = {}
         self.annotations: list[Any] | None = None
@@ -273,7 +313,7 @@ class _Choice:
         self.calls_by_key: dict[int, _ToolCall] = {}
         self.last_call: _ToolCall | None = None
         self.function_name: str | None = None
-        self.function_args: list[str] | None = None
+        self.function_args: _Text | None = None
         self.finish_reason: str | None = None
         self.logprobs_seen = False
         self.logprobs_content: list[Any] | None = None
@@ -283,7 +323,7 @@ class _Choice:
         function_call = None
         if self.function_name is not None or self.function_args is not None:
             function_call = FunctionCall(
-                name=self.function_name or "", arguments=_joined(self.function_args) or ""
+                name=self.function_name or "", arguments=_value(self.function_args) or ""
             )
         details = None
         if self.details is not None:
@@ -293,10 +333,10 @@ class _Choice:
             ]
         message = ChatCompletionMessage(
             role=self.role or "assistant",
-            content=_joined(self.content),
-            refusal=_joined(self.refusal),
+            content=_value(self.content),
+            refusal=_value(self.refusal),
             tool_calls=[call.snapshot() for call in self.calls] or None,
-            reasoning_content=_joined(self.reasoning),
+            reasoning_content=_value(self.reasoning),
             reasoning_details=details,
             annotations=None if self.annotations is None else list(self.annotations),
             function_call=function_call,
@@ -403,10 +443,14 @@ class StreamAssembler:
                 content = delta.content
                 if content is not None:
                     if isinstance(content, str):
-                        if state.content is None:
-                            state.content = [content]
-                        else:
-                            state.content.append(content)
+                        text = state.content
+                        if text is None:
+                            state.content = _Text(content)
+                        else:  # text.add(content), inlined: the hot path
+                            tail = text.tail
+                            tail.append(content)
+                            if len(tail) >= _TEXT_BLOCK:
+                                text.seal()
                         if out is not None and content:
                             out.append(TextDelta(state.index, content))
                     else:
@@ -414,9 +458,9 @@ class StreamAssembler:
                 refusal = delta.refusal
                 if refusal is not None:
                     if state.refusal is None:
-                        state.refusal = [refusal]
+                        state.refusal = _Text(refusal)
                     else:
-                        state.refusal.append(refusal)
+                        state.refusal.add(refusal)
                     if out is not None and refusal:
                         out.append(RefusalDelta(state.index, refusal))
                 if delta.tool_calls is not None:
@@ -517,9 +561,9 @@ class StreamAssembler:
 
     def _add_reasoning(self, state: _Choice, text: str) -> None:
         if state.reasoning is None:
-            state.reasoning = [text]
+            state.reasoning = _Text(text)
         else:
-            state.reasoning.append(text)
+            state.reasoning.add(text)
         if self._out is not None and text:
             self._out.append(ReasoningDelta(state.index, text))
 
@@ -535,7 +579,7 @@ class StreamAssembler:
         if state.reasoning is None and (
             delta.reasoning_content is not None or delta.reasoning is not None
         ):
-            state.reasoning = []  # sent empty: present, like content ""
+            state.reasoning = _Text()  # sent empty: present, like content ""
 
     def _details(self, state: _Choice, items: list[Any]) -> str | None:
         """Keep ``reasoning_details`` items (merged by index); return their text."""
@@ -545,7 +589,7 @@ class StreamAssembler:
         for item in items:
             if not isinstance(item, dict):
                 continue
-            text = _detail_text(item)
+            text = _detail_Text(item)
             if text:
                 texts.append(text)
             index = item.get("index")
@@ -570,9 +614,9 @@ class StreamAssembler:
                 text = part.get("text")
                 if isinstance(text, str):
                     if state.content is None:
-                        state.content = [text]
+                        state.content = _Text(text)
                     else:
-                        state.content.append(text)
+                        state.content.add(text)
                     if out is not None and text:
                         out.append(TextDelta(state.index, text))
             elif kind == "thinking":
@@ -644,8 +688,8 @@ class StreamAssembler:
             state.function_name = function.name
         if function.arguments is not None:
             if state.function_args is None:
-                state.function_args = []
-            state.function_args.append(function.arguments)
+                state.function_args = _Text()
+            state.function_args.add(function.arguments)
 
     def _logprobs(self, state: _Choice, logprobs: ChoiceLogprobs) -> None:
         state.logprobs_seen = True

@@ -1026,3 +1026,32 @@ def test_splitting_deltas_over_more_chunks_gives_the_same_completion(data: st.Da
         got.absorb(DECODER.decode(json.dumps(item)))
     assert got.completion() == want.completion()
     assert got.finished == want.finished
+
+
+# -- long texts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["content", "reasoning_content", "refusal"])
+def test_long_text_is_whole_however_often_it_is_read(field: str) -> None:
+    """Text is joined a block of deltas at a time: every delta is kept, in order, whether
+    the completion is read never, at every delta, or at block boundaries."""
+    pieces = [f"<{i}é>" if i % 7 else "" for i in range(300)]
+    name = {"reasoning_content": "reasoning_content"}.get(field, field)
+    for read_every in (0, 1, 31, 32, 33):
+        assembler = StreamAssembler()
+        for i, piece in enumerate(pieces):
+            assembler.absorb(chunk(choice(**{field: piece})))
+            if read_every and i % read_every == 0:
+                assert getattr(message(assembler), name) == "".join(pieces[: i + 1])
+        assembler.close()
+        assert getattr(message(assembler), name) == "".join(pieces)
+
+
+def test_text_holds_a_string_per_block_not_per_delta() -> None:
+    assembler = StreamAssembler()
+    for i in range(320):
+        assembler.absorb(chunk(choice(content=f" w{i}")))
+    text = assembler._by_index[0].content
+    assert text is not None
+    assert len(text.blocks) == 320 // assembler_module._TEXT_BLOCK
+    assert len(text.tail) == 0
