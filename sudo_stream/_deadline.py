@@ -18,9 +18,7 @@ created inside async code.
 
 from __future__ import annotations
 
-import select
 import ssl
-import sys
 import time
 import typing
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from contextvars import ContextVar
 import httpcore
 
 from ._config import Timeout
+from ._socket import SocketBackend
 
 
 class Deadline:
@@ -133,9 +132,6 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
         self._inner = inner
         self._tls = tls
         self.deadline: Deadline | None = None  # bound by the response reading from here
-        # The OS socket (asyncio hands out a wrapper of it), if the backend gives one.
-        sock = inner.get_extra_info("socket")
-        self._socket: _HasFileno | None = sock if callable(getattr(sock, "fileno", None)) else None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         deadline = self.deadline or read_deadline.get()
@@ -162,34 +158,19 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
         return DeadlineStream(inner, tls)
 
     def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable" and self._socket is not None:
-            # A pool asks this of an idle connection before reusing it, which anyio
-            # answers by building a dict of all the socket's attributes (8% of the CPU
-            # time with a thousand connections in httpcore's pool). Ask the socket itself.
-            return _readable(self._socket)
         return self._inner.get_extra_info(info)
 
 
 class DeadlineBackend(httpcore.AsyncNetworkBackend):
-    """Wraps httpcore's backend so that every connection is a :class:`DeadlineStream`
-    (which loads ``tls`` lazily, if given).
-
-    Without ``inner``, the backend is chosen at first use as httpcore's own automatic one
-    does: its trio backend under trio (trio's native sockets: setting up a connection costs
-    half what it does through anyio there), its anyio backend otherwise.
-    """
+    """Wraps a network backend (by default ours, :class:`~sudo_stream._socket.SocketBackend`)
+    so that every connection is a :class:`DeadlineStream` (which loads ``tls`` lazily, if
+    given)."""
 
     def __init__(
         self, inner: httpcore.AsyncNetworkBackend | None = None, tls: LazyTLS | None = None
     ) -> None:
-        self._chosen = inner
+        self._inner = inner or SocketBackend()
         self.tls = tls
-
-    @property
-    def _inner(self) -> httpcore.AsyncNetworkBackend:
-        if self._chosen is None:
-            self._chosen = httpcore.TrioBackend() if _in_trio() else httpcore.AnyIOBackend()
-        return self._chosen
 
     async def connect_tcp(
         self,
@@ -217,35 +198,3 @@ class DeadlineBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-class _HasFileno(typing.Protocol):
-    def fileno(self) -> int: ...
-
-
-def _readable(sock: _HasFileno) -> bool:
-    """Whether a read would return at once: data waiting, or the peer closed (a closed
-    socket counts as readable too: its next read ends the connection)."""
-    fd = sock.fileno()
-    if fd < 0:
-        return True
-    if _poll is None:  # Windows
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = _poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-_poll = getattr(select, "poll", None)
-
-
-def _in_trio() -> bool:
-    """Whether the calling code runs under trio (without importing trio if nothing has)."""
-    trio = sys.modules.get("trio")
-    if trio is None:
-        return False
-    try:
-        trio.lowlevel.current_task()
-    except RuntimeError:
-        return False
-    return True

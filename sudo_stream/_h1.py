@@ -3,10 +3,10 @@ our framing decoders (:mod:`sudo_stream._framing`) instead of h11's per-chunk ev
 
 A connection sends its request and reads the response head with h11, as httpcore's own
 HTTP/1.1 connection does. The body is then read in socket-sized pieces: each read (up to
-16 KiB: with thousands of streams open, what each has read but not consumed is most of
-its memory) goes through one framer call and comes out as one piece of body bytes, where
-h11 and httpcore's async generators make one event and one piece per HTTP chunk. For an
-SSE stream, whose server flushes an HTTP chunk per event, that is most of the
+16 KiB, a slice of work short enough that thousands of streams sharing a loop each get
+their turn soon) goes through one framer call and comes out as one piece of body bytes,
+where h11 and httpcore's async generators make one event and one piece per HTTP chunk.
+For an SSE stream, whose server flushes an HTTP chunk per event, that is most of the
 transport's cost per event gone (see benchmarks/README.md).
 
 :class:`ConnectionPool` hands a request the most recently idled connection to its origin
@@ -14,9 +14,9 @@ that is still good, or opens a new one: a stream never waits for another to end,
 taking or returning a connection costs the same with ten or ten thousand open (httpcore's
 pool scans every connection for every idle one each time a request starts or ends).
 Sockets come from an httpcore network backend (ours:
-:class:`~sudo_stream._deadline.DeadlineBackend`, whose streams apply the read deadlines);
-errors are httpcore's (``RemoteProtocolError``, ``ReadError``, ...), mapped by the
-transport as before.
+:class:`~sudo_stream._deadline.DeadlineBackend` over :mod:`sudo_stream._socket`, which
+reads only when the reading task runs, with the read deadlines); errors are httpcore's
+(``RemoteProtocolError``, ``ReadError``, ...), mapped by the transport as before.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The httpx transport of the clients we create: our pool of HTTP/1.1 connections
-(:mod:`sudo_stream._h1`), whose sockets read with our deadlines (:class:`DeadlineBackend`).
+(:mod:`sudo_stream._h1`) over our sockets (:mod:`sudo_stream._socket`), which read with our
+deadlines (:class:`DeadlineBackend`).
 
 It does what ``httpx.AsyncHTTPTransport`` does for HTTP/1.1, and one thing more: each
 response also carries the connection's own body reader in its extensions

@@ -4,7 +4,6 @@ our connection that still behaves like httpx's for everyone else."""
 from __future__ import annotations
 
 import json
-import socket
 
 import anyio
 import httpcore
@@ -13,7 +12,6 @@ import pytest
 
 import sudo_stream as ss
 from sudo_stream import testing
-from sudo_stream._deadline import DeadlineStream
 from sudo_stream._http import TRANSPORT_ERRORS, as_httpx_error, core_body
 
 from .helpers import MESSAGES
@@ -79,32 +77,6 @@ async def test_a_dropped_connection_mid_body_is_a_stream_error_naming_the_reques
     message = str(caught.value)
     assert "POST" in message and "/chat/completions" in message, message
     assert isinstance(caught.value.__cause__, httpcore.RemoteProtocolError | httpcore.ReadError)
-
-
-class _Inner:
-    """The little of an httpcore network stream that DeadlineStream asks at creation."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-
-    def get_extra_info(self, info: str) -> object:
-        return self.sock if info == "socket" else None
-
-
-def test_is_readable_asks_the_socket_itself() -> None:
-    # httpcore drops an idle pooled connection when this says the peer spoke or left.
-    ours, peer = socket.socketpair()
-    with ours, peer:
-        stream = DeadlineStream(_Inner(ours))  # type: ignore[arg-type]
-        assert stream.get_extra_info("is_readable") is False
-        peer.sendall(b"x")
-        assert stream.get_extra_info("is_readable") is True
-        ours.recv(1)
-        assert stream.get_extra_info("is_readable") is False
-        peer.close()
-        assert stream.get_extra_info("is_readable") is True
-        ours.close()  # a closed socket reads as readable: its next read ends it
-        assert stream.get_extra_info("is_readable") is True
 
 
 async def test_a_connection_the_server_closed_is_not_reused(
