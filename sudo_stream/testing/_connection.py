@@ -7,6 +7,7 @@ in ``ServerState.errors`` for the test to see.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 from http import HTTPStatus
@@ -39,7 +40,8 @@ async def serve_connection(
     try:
         if send_buffer_size is not None:
             raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_size)
+            with contextlib.suppress(OSError):  # the client left already: it ends below
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_size)
         await _Connection(state, api, stream, state.total).run()
     except Exception as exc:
         state.errors.append(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Sequence
@@ -85,7 +86,8 @@ class Exchange:
         self.keep_alive = False
         if reset:
             raw = self._stream.extra(anyio.abc.SocketAttribute.raw_socket)
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):  # the client left first: the loop closed it
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     async def watched(self, play: Callable[[], Awaitable[None]]) -> None:
         """Run ``play`` while watching the socket; stop it as soon as the client leaves.
