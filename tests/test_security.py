@@ -337,6 +337,26 @@ async def test_an_untrusted_certificate_is_refused(
             assert len(server.requests) == 1
 
 
+@pytest.mark.anyio
+async def test_a_long_stream_over_tls_arrives_whole(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many TLS records, read 16 KiB at a time: decrypted bytes left in the TLS layer
+    after a read are read before the socket is waited on (else the stream would hang)."""
+    cert, key = certificate
+    context = await anyio.to_thread.run_sync(_server_context, cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    text = " ".join(f"word{i}" for i in range(20_000))
+    async with testing.FakeSudoServer() as server, tls_front(server, context) as url:
+        server.enqueue(testing.Stream(testing.text_chunks(text), piece_size=40_000))
+        async with ss.AsyncSudo(api_key=KEY, server_url=url, retries=NO_RETRY, timeout=FAST) as sudo:
+            with anyio.fail_after(20):
+                async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+                    final = await stream.final_completion()
+    assert final.choices[0].message.content == text
+
+
 def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
