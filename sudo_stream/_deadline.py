@@ -1,33 +1,28 @@
 """Per-stream read deadlines that cost nothing per event.
 
-httpcore already wraps every socket read in a timeout scope, but with one value fixed when
-the body starts, so it cannot tell ``first_event`` from ``idle``. Our connections go through
-:class:`DeadlineBackend`, whose streams take the timeout of each socket read from a
-:class:`Deadline`: the one a streaming response has bound to its connection (see
-:func:`bind_deadline`; the connection is that response's alone until it is closed), else
-the one the reading task has set in :data:`read_deadline` (for sending a request and
-reading a short body). A stream moves its deadline only when the parser yields events, so
-keep-alive comments do not extend it, and nothing is done per event: no cancel scope, not
-even a context variable.
+httpcore wraps every socket read in a timeout scope, but with one value fixed when the body
+starts, so it cannot tell ``first_event`` from ``idle``. Our sockets
+(:mod:`sudo_stream._socket`) take the timeout of each read from a :class:`Deadline`: the
+one a streaming response has bound to its connection (the connection is that response's
+alone until it is closed), else the one the reading task has set in :data:`read_deadline`
+(for sending a request and reading a short body). A stream moves its deadline only when
+the parser yields events, so keep-alive comments do not extend it, and nothing is done per
+event: no cancel scope, not even a context variable.
 
-The backend also loads the TLS trust store lazily, in a worker thread, before the first
-TLS handshake (:class:`LazyTLS`): building the default context reads and parses the CA
-bundle, ~20 ms of blocking file I/O that must not happen on the event loop when a client is
-created inside async code.
+:class:`LazyTLS` loads the TLS trust store lazily, in a worker thread, before the first TLS
+handshake: building the default context reads and parses the CA bundle, ~20 ms of blocking
+file I/O that must not happen on the event loop when a client is created inside async
+code.
 """
 
 from __future__ import annotations
 
 import ssl
 import time
-import typing
 from collections.abc import Callable
 from contextvars import ContextVar
 
-import httpcore
-
 from ._config import Timeout
-from ._socket import SocketBackend
 
 
 class Deadline:
@@ -87,22 +82,12 @@ class Deadline:
 read_deadline: ContextVar[Deadline | None] = ContextVar("sudo_stream_read_deadline", default=None)
 
 
-def bind_deadline(extensions: typing.Mapping[str, typing.Any], deadline: Deadline | None) -> bool:
-    """Make the connection of a response (given its extensions) read with ``deadline``
-    (``None`` unbinds it). False if the connection is not one of ours."""
-    stream = extensions.get("network_stream")
-    if isinstance(stream, DeadlineStream):
-        stream.deadline = deadline
-        return True
-    return False
-
-
 class LazyTLS:
     """The TLS context of a client, built in a worker thread at its first handshake.
 
-    httpcore is handed :attr:`placeholder`, a context that verifies certificates and host
+    The connection pool is handed :attr:`placeholder`, a context that verifies certificates and host
     names but trusts no CA (so if it were ever used as it is, every handshake would fail,
-    closed). :class:`DeadlineStream` swaps it for the real one, made by ``factory`` (the
+    closed). Our sockets' ``start_tls`` swaps it for the real one, made by ``factory`` (the
     same default context httpx builds: certifi's bundle, or ``SSL_CERT_FILE`` /
     ``SSL_CERT_DIR``).
     """
@@ -121,80 +106,3 @@ class LazyTLS:
             if self._context is None:
                 self._context = context
         return self._context
-
-
-class DeadlineStream(httpcore.AsyncNetworkStream):
-    """A network stream whose reads honour a :class:`Deadline`: the one bound to it by the
-    response reading from it (:func:`bind_deadline`), else the reading task's
-    (:data:`read_deadline`), else the timeout httpcore passes."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream, tls: LazyTLS | None = None) -> None:
-        self._inner = inner
-        self._tls = tls
-        self.deadline: Deadline | None = None  # bound by the response reading from here
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline = self.deadline or read_deadline.get()
-        if deadline is not None:
-            timeout = deadline.remaining()
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: typing.Any,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = self._tls
-        if tls is not None and ssl_context is tls.placeholder:
-            ssl_context = await tls.context()
-        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return DeadlineStream(inner, tls)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        return self._inner.get_extra_info(info)
-
-
-class DeadlineBackend(httpcore.AsyncNetworkBackend):
-    """Wraps a network backend (by default ours, :class:`~sudo_stream._socket.SocketBackend`)
-    so that every connection is a :class:`DeadlineStream` (which loads ``tls`` lazily, if
-    given)."""
-
-    def __init__(
-        self, inner: httpcore.AsyncNetworkBackend | None = None, tls: LazyTLS | None = None
-    ) -> None:
-        self._inner = inner or SocketBackend()
-        self.tls = tls
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(
-            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-        return DeadlineStream(stream, self.tls)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_unix_socket(
-            path, timeout=timeout, socket_options=socket_options
-        )
-        return DeadlineStream(stream, self.tls)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)

@@ -1,6 +1,6 @@
 """The httpx transport of the clients we create: our pool of HTTP/1.1 connections
 (:mod:`sudo_stream._h1`) over our sockets (:mod:`sudo_stream._socket`), which read with our
-deadlines (:class:`DeadlineBackend`).
+deadlines.
 
 It does what ``httpx.AsyncHTTPTransport`` does for HTTP/1.1, and one thing more: each
 response also carries the connection's own body reader in its extensions
@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 import httpcore
 import httpx
 
-from ._deadline import DeadlineBackend, LazyTLS
+from ._deadline import LazyTLS
 from ._h1 import BODY_EXTENSION, ConnectionPool, ResponseBody
+from ._socket import SocketBackend
 
 __all__ = ["TRANSPORT_ERRORS", "PoolTransport", "as_httpx_error", "core_body"]
 
@@ -60,7 +61,7 @@ class PoolTransport(httpx.AsyncBaseTransport):
     def __init__(self, tls: LazyTLS, *, max_keepalive_connections: int = 1000) -> None:
         self._pool = ConnectionPool(
             ssl_context=tls.placeholder,
-            network_backend=DeadlineBackend(tls=tls),
+            network_backend=SocketBackend(tls),
             max_idle=max_keepalive_connections,
             keepalive_expiry=5.0,
         )

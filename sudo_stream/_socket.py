@@ -24,62 +24,137 @@ import os
 import select
 import socket
 import ssl
+import sys
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 
 import anyio
 import anyio.lowlevel
 import httpcore
 
-__all__ = ["SocketBackend", "SocketStream"]
+from ._deadline import Deadline, LazyTLS, read_deadline
+
+__all__ = ["SocketBackend", "SocketStream", "bind_deadline"]
+
+_STAGGER = 0.25  # seconds between connection attempts to a host's addresses (RFC 8305)
 
 _Wait = Callable[[socket.socket], Awaitable[None]]
-_STAGGER = 0.25  # seconds between connection attempts to a host's addresses (RFC 8305)
+
+
+class _Scope(typing.Protocol):
+    @property
+    def cancelled_caught(self) -> bool: ...
+
+
+class _Loop(typing.NamedTuple):
+    """The waits a stream uses: trio's own under trio (anyio's wrap them in a coroutine
+    and a cancel scope of their own each time), anyio's otherwise."""
+
+    checkpoint: Callable[[], Awaitable[None]]
+    wait_readable: _Wait
+    wait_writable: _Wait
+    move_on_after: Callable[[float], AbstractContextManager[_Scope]]
+    closed: type[Exception]  # what a wait raises when the socket is closed under it
+
+
+_ANYIO = _Loop(
+    anyio.lowlevel.checkpoint,
+    anyio.wait_readable,
+    anyio.wait_writable,
+    anyio.move_on_after,
+    anyio.ClosedResourceError,
+)
+
+
+def _loop() -> _Loop:
+    trio = sys.modules.get("trio")  # never imported here if nothing else has
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            return _Loop(
+                trio.lowlevel.checkpoint,
+                trio.lowlevel.wait_readable,
+                trio.lowlevel.wait_writable,
+                trio.move_on_after,
+                trio.ClosedResourceError,
+            )
+    return _ANYIO
 
 
 class SocketStream(httpcore.AsyncNetworkStream):
-    """A connected non-blocking socket (plain, or TLS once :meth:`start_tls` returns)."""
+    """A connected non-blocking socket (plain, or TLS once :meth:`start_tls` returns).
 
-    def __init__(self, sock: socket.socket) -> None:
+    Reads honour a :class:`~sudo_stream._deadline.Deadline`: the one a response bound to
+    its connection (:func:`bind_deadline`), else the reading task's
+    (:data:`~sudo_stream._deadline.read_deadline`), else the timeout passed.
+    """
+
+    def __init__(self, sock: socket.socket, tls: LazyTLS | None = None, loop: _Loop | None = None) -> None:
         self._socket = sock
+        self._tls = tls
+        self._loop = loop or _loop()
+        self.deadline: Deadline | None = None  # bound by the response reading from here
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = self.deadline or read_deadline.get()
+        if deadline is not None:
+            timeout = deadline.remaining()
         if timeout is not None and timeout <= 0:  # a deadline passed, data waiting or not
             raise httpcore.ReadTimeout("timed out")
-        await anyio.lowlevel.checkpoint()  # the only yield while data is waiting
+        loop = self._loop
+        await loop.checkpoint()  # the only yield while data is waiting
         sock = self._socket
         while True:
             try:
                 return sock.recv(max_bytes)
             except (BlockingIOError, ssl.SSLWantReadError):
-                wait: _Wait = anyio.wait_readable
+                wait = loop.wait_readable
             except ssl.SSLWantWriteError:  # TLS may need to send before it can read
-                wait = anyio.wait_writable
+                wait = loop.wait_writable
             except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
                 # Closed with or without a TLS close_notify: an end of data either way
                 # (the framing tells a whole body from a cut one).
                 return b""
             except OSError as exc:
                 raise httpcore.ReadError(_describe(exc)) from exc
-            await _wait(wait, sock, timeout, httpcore.ReadTimeout, httpcore.ReadError)
+            # Wait for the socket: a cancel scope per wait, none while data is there.
+            try:
+                if timeout is None:
+                    await wait(sock)
+                    continue
+                with loop.move_on_after(timeout) as scope:
+                    await wait(sock)
+            except loop.closed:
+                raise httpcore.ReadError("the connection was closed") from None
+            if scope.cancelled_caught:
+                raise httpcore.ReadTimeout("timed out")
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await anyio.lowlevel.checkpoint()
+        loop = self._loop
+        await loop.checkpoint()
         sock = self._socket
         view = memoryview(buffer)
         while view:
             try:
-                sent = sock.send(view)
+                view = view[sock.send(view) :]
+                continue
             except (BlockingIOError, ssl.SSLWantWriteError):
-                wait: _Wait = anyio.wait_writable
+                wait = loop.wait_writable
             except ssl.SSLWantReadError:
-                wait = anyio.wait_readable
+                wait = loop.wait_readable
             except OSError as exc:
                 raise httpcore.WriteError(_describe(exc)) from exc
-            else:
-                view = view[sent:]
-                continue
-            await _wait(wait, sock, timeout, httpcore.WriteTimeout, httpcore.WriteError)
+            try:
+                with loop.move_on_after(float("inf") if timeout is None else timeout) as scope:
+                    await wait(sock)
+            except loop.closed:
+                raise httpcore.WriteError("the connection was closed") from None
+            if scope.cancelled_caught:
+                raise httpcore.WriteTimeout("timed out")
 
     async def aclose(self) -> None:
         sock = self._socket
@@ -93,6 +168,9 @@ class SocketStream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> SocketStream:
+        tls = self._tls
+        if tls is not None and ssl_context is tls.placeholder:
+            ssl_context = await tls.context()
         try:
             sock = ssl_context.wrap_socket(
                 self._socket, server_hostname=server_hostname, do_handshake_on_connect=False
@@ -108,7 +186,7 @@ class SocketStream(httpcore.AsyncNetworkStream):
         if scope.cancelled_caught:
             sock.close()
             raise httpcore.ConnectTimeout("timed out during the TLS handshake")
-        return SocketStream(sock)
+        return SocketStream(sock, tls, self._loop)
 
     def get_extra_info(self, info: str) -> typing.Any:
         sock = self._socket
@@ -125,6 +203,16 @@ class SocketStream(httpcore.AsyncNetworkStream):
         return None
 
 
+def bind_deadline(extensions: Mapping[str, typing.Any], deadline: Deadline | None) -> bool:
+    """Make the connection of a response (given its extensions) read with ``deadline``
+    (``None`` unbinds it). False if the connection is not one of ours."""
+    stream = extensions.get("network_stream")
+    if isinstance(stream, SocketStream):
+        stream.deadline = deadline
+        return True
+    return False
+
+
 async def _handshake(sock: ssl.SSLSocket) -> None:
     while True:
         try:
@@ -138,29 +226,12 @@ async def _handshake(sock: ssl.SSLSocket) -> None:
             raise httpcore.ConnectError(_describe(exc)) from exc
 
 
-async def _wait(
-    wait: _Wait,
-    sock: socket.socket,
-    timeout: float | None,
-    timed_out: type[Exception],
-    closed: type[Exception],
-) -> None:
-    """Wait for ``sock`` (at most ``timeout`` seconds): one cancel scope per wait, none
-    when data is already there."""
-    try:
-        if timeout is None:
-            await wait(sock)
-            return
-        with anyio.move_on_after(timeout) as scope:
-            await wait(sock)
-    except anyio.ClosedResourceError:
-        raise closed("the connection was closed") from None
-    if scope.cancelled_caught:
-        raise timed_out("timed out")
-
-
 class SocketBackend(httpcore.AsyncNetworkBackend):
-    """Opens :class:`SocketStream` connections (on asyncio or trio, through anyio)."""
+    """Opens :class:`SocketStream` connections, on asyncio or trio; their ``start_tls``
+    swaps ``tls``'s placeholder context for the real one (loaded once, off the loop)."""
+
+    def __init__(self, tls: LazyTLS | None = None) -> None:
+        self.tls = tls
 
     async def connect_tcp(
         self,
@@ -177,7 +248,7 @@ class SocketBackend(httpcore.AsyncNetworkBackend):
         if scope.cancelled_caught:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return SocketStream(sock)
+        return SocketStream(sock, self.tls)
 
     async def connect_unix_socket(
         self,
@@ -190,7 +261,7 @@ class SocketBackend(httpcore.AsyncNetworkBackend):
             sock = await _connect(socket.AF_UNIX, path, None, options)
         if scope.cancelled_caught:
             raise httpcore.ConnectTimeout(f"timed out connecting to {path}")
-        return SocketStream(sock)
+        return SocketStream(sock, self.tls)
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)

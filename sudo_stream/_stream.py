@@ -21,9 +21,10 @@ import httpx
 import msgspec
 
 from ._config import RetryConfig, Timeout
-from ._deadline import Deadline, bind_deadline, read_deadline
+from ._deadline import Deadline, read_deadline
 from ._http import TRANSPORT_ERRORS
 from ._retry import RetryableStreamError, call_with_retries
+from ._socket import bind_deadline
 from ._transport import Transport, body_reader, close_response, media_type, translate
 from .assembler import StreamAssembler, StreamChunkError
 from .errors import APIResponseValidationError, APITimeoutError, StreamError, SudoError
