@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the benchmarks, print the tables and the targets.
 
-The default run (about 5 minutes on 2 cores) and ``--full`` rewrite
+The default run (about 10 minutes on 2 cores) and ``--full`` rewrite
 ``benchmarks/README.md`` and ``benchmarks/throughput.png``; ``--quick`` (about a minute),
 ``--smoke`` (tiny sizes, a check that every part works) and runs of selected parts only
 print, unless ``--readme`` is given. Exit status 0
@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--full",
         action="store_true",
         help="everything the issue lists: sudo-ai in the concurrency part too, a traced "
-        "run of 200 streams, more rounds (~12 minutes)",
+        "run of 200 streams, more rounds (~20 minutes)",
     )
     parser.add_argument("--parts", type=_names(PARTS), default=PARTS, help=",".join(PARTS))
     parser.add_argument("--backends", type=_names(BACKENDS), default=BACKENDS)
@@ -105,7 +105,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             plan,
             full=True,
             rounds=Rounds(7, 3, 60.0),
-            concurrency_rounds=Rounds(3, 1, 30.0),
+            concurrency_rounds=Rounds(5, 3, 30.0),
             core_rounds=3,
             latency_samples=60,
             tracemalloc_streams=200,

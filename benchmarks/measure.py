@@ -19,11 +19,10 @@ from typing import Any
 class Rounds:
     """How many times to repeat a measurement.
 
-    Each client is measured up to ``rounds`` times, but once it has ``min_rounds`` it
-    stops when the next round would take it past ``budget`` seconds in total: the fast
-    clients get every round, the slow ones the minimum, and a run stays short. A client
-    whose first round alone took more than the budget stops there (a single long round
-    averages over its whole stream already).
+    Each client is measured at least ``min_rounds`` times and up to ``rounds`` times: past
+    the minimum it stops when the next round would take it past ``budget`` seconds in
+    total, so the fast clients get every round, the slow ones the minimum, and a run stays
+    short.
     """
 
     rounds: int = 11
@@ -33,8 +32,6 @@ class Rounds:
     def wants_more(self, times: list[float]) -> bool:
         """Whether a client that took ``times`` so far gets another round."""
         done = len(times)
-        if done == 1 and times[0] > self.budget:
-            return False
         if done < self.min_rounds:
             return True
         if done >= self.rounds:

@@ -29,9 +29,9 @@ the same run, so the machine's speed cancels out.
 ## Running
 
 ```
-python -m benchmarks                 # the default run, ~8 minutes on 2 cores; rewrites this file
+python -m benchmarks                 # the default run, ~10 minutes on 2 cores; rewrites this file
 python -m benchmarks --full          # + sudo-ai in the concurrency part, a traced run, more
-                                     #   rounds (~12 minutes); rewrites this file
+                                     #   rounds (~20 minutes); rewrites this file
 python -m benchmarks --quick         # smaller streams, fewer rounds: ~1 minute smoke run
 python -m benchmarks --smoke         # tiny sizes: checks that every part works, ~30 s
 python -m benchmarks --parts throughput,latency --backends trio --clients raw,sudo_stream
@@ -74,17 +74,18 @@ package (pytest collects `tests/` only).
   (typed chunks), with `final_completion()`, and with `events()`. Every client checks
   what it got (chunks, bytes, or the assembled text and arguments) against the stream.
 - **Rounds** (`measure.py`): the clients take turns round by round (so drift in load hits
-  them alike); each gets up to 11 rounds, but once it has its minimum it stops when the
-  next round would take it past a time budget, so the slow clients get fewer rounds (a
-  client whose single round outlasts the budget gets one: it already averages over
-  50,000 chunks). Tables show the median and the spread (min-max) over the rounds and
+  them alike); each gets up to 11 rounds, but once it has its minimum (two) it stops when
+  the next round would take it past a time budget, so the slow clients get fewer rounds.
+  Tables show the median and the spread (min-max) over the rounds and
   how many there were; `--full` gives every client at least three. Ratios and targets
   compare each client's *best* round (as `timeit` does): on a shared machine other load
   only ever adds time, and here it varies a round by up to 50% (raw httpx's own drain
   ranged 8.3-12 µs a chunk in one run), so the minimum is the steadiest estimate of what
   the code itself costs.
 - **Concurrency**: each client in a fresh process per round, the clients taking turns
-  round by round (up to five rounds): after one warm-up stream, 1,000 streams of 200
+  round by round (three to five rounds; memory is compared by its median, as the growth
+  of a client that leaves garbage depends on when the collector runs: one sample of
+  openai-python's ranged 68-91 KiB a stream on trio): after one warm-up stream, 1,000 streams of 200
   chunks start at once in one task group. The server sends each its first event and
   then *holds* it until all 1,000 requests have arrived, so every client really has
   1,000 streams open at once (without the hold, httpcore's pool convoys a burst of
@@ -140,6 +141,19 @@ Kept:
   idle connections per origin, most recent first, the oldest checked for expiry, and
   opens a new one when none is free: O(1) per request. The same scan is why raw httpx
   and openai-python take ~25 s for 1,000 truly concurrent streams (table above).
+- **Our own sockets, read only when the reading task runs** (`sudo_stream/_socket.py`).
+  With 1,000 streams held open, then all released at once, peak RSS grew 85 KiB a stream
+  on asyncio and 46 on trio, against ~23 KiB while they waited: asyncio's transports
+  read everything a server has sent as soon as it arrives (anyio then hands it out in
+  pieces; here the stream's whole 50 KB rest), and trio's sockets read, then yield to the
+  scheduler with the bytes in hand, so every stream held a read waiting for its turn.
+  A read now yields first, then takes at most 16 KiB without waiting (waiting for the
+  socket only when there is nothing); what a task has not read stays in the kernel,
+  under TCP flow control. 85 -> 30 KiB (asyncio), 46 -> 29 KiB (trio); 1,000 streams'
+  wall time 1.7 -> 1.2 s; single-stream throughput unchanged (one yield per 16 KiB).
+- **Streamed text kept as one string per 32 deltas** (the assembler's `_Text`), not one
+  per delta: a 4-character delta is a 53-byte string object, so 200 of them were 10 KiB
+  a stream, the largest single cost at the end of a stream. 30 -> 23 KiB a stream.
 - **16 KiB body reads** (64 KiB before): with 1,000 streams open at once, what each has
   read but not yet consumed dominates its memory; trio, tracemalloc peak 74 -> 43 KiB a
   stream (8 KiB reads: 37). A stream also lets go of consumed events and of its last
@@ -191,17 +205,15 @@ chunk's cost, decoding is 1.2 µs (nested structs for one 12-byte fragment), the
 at 1.26-1.37x the raw drain; the transport was the floor, so the transport is what
 changed.
 
-Memory with 1,000 streams truly open at once is mostly not ours to save: each open
-stream holds ~20 KiB of objects across httpx, our stream and the event loop's socket,
-plus the bytes it has received and not yet consumed. Under asyncio those are whatever
-the event loop read at once (anyio hands them out from its buffer: ~50 KB here, the
-stream's whole rest), under trio at most one read (16 KiB). Raw httpx and openai-python
-hold the same bytes. While all 1,000 streams are held open and waiting, tracemalloc
-counts 23 KiB a stream for us and 26 KiB for openai-python (trio; of ours, 5.6 KiB is
-sudo_stream's own, the rest httpx, httpcore and trio): openai-python's far larger RSS
-growth comes from the garbage its per-chunk objects leave while it reads. Tried: 4 KiB
-reads, and asyncio transports reading at most 4 KiB at a time: 42 / 36 KiB a stream
-(asyncio / trio) at 1.6x the wall time; not kept.
+Memory with 1,000 streams truly open at once, after the two changes above: while all
+are held open and waiting, tracemalloc counts ~20 KiB a stream (7 KiB our stream and
+connection, 4.5 KiB httpx's request and response, the rest the event loop's socket
+registration, task and cancel scopes); RSS adds ~3 KiB of allocator overhead. Reading
+adds at most one 16 KiB read in flight for the whole process, and the text assembled so
+far. openai-python's far larger growth (76-97 KiB) is mostly the bytes its transports
+read ahead and the garbage its per-chunk objects leave while it reads. Tried before the
+own sockets: 4 KiB reads, and asyncio transports reading at most 4 KiB at a time: 42 / 36
+KiB a stream (asyncio / trio) at 1.6x the wall time; not kept.
 """
 
 

@@ -48,7 +48,9 @@ class Plan:
     rounds: Rounds = field(default_factory=Rounds)
     # ~4 s a round for the fast clients, whose wall time varies by a second between
     # rounds here: five rounds each; the slow ones (~25 s) get one.
-    concurrency_rounds: Rounds = field(default_factory=lambda: Rounds(5, 1, 25.0))
+    concurrency_rounds: Rounds = field(default_factory=lambda: Rounds(5, 3, 25.0))
+    """Three rounds at least: memory growth depends on when the garbage collector runs,
+    and one sample of it can be a fifth off."""
     full: bool = False
     """Also run the slow peers in the concurrency part."""
     core_rounds: int = 1
