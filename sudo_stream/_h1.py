@@ -13,8 +13,7 @@ transport's cost per event gone (see benchmarks/README.md).
 that is still good, or opens a new one: a stream never waits for another to end, and
 taking or returning a connection costs the same with ten or ten thousand open (httpcore's
 pool scans every connection for every idle one each time a request starts or ends).
-Sockets come from an httpcore network backend (ours:
-:class:`~sudo_stream._deadline.DeadlineBackend` over :mod:`sudo_stream._socket`, which
+Sockets come from an httpcore network backend (ours: :mod:`sudo_stream._socket`, which
 reads only when the reading task runs, with the read deadlines); errors are httpcore's
 (``RemoteProtocolError``, ``ReadError``, ...), mapped by the transport as before.
 """

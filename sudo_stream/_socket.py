@@ -121,7 +121,10 @@ class SocketStream(httpcore.AsyncNetworkStream):
                 return b""
             except OSError as exc:
                 raise httpcore.ReadError(_describe(exc)) from exc
-            # Wait for the socket: a cancel scope per wait, none while data is there.
+            # Wait for the socket: a cancel scope per wait, none while data is there. (Not
+            # a helper coroutine: a held-open stream would keep one more frame alive.)
+            if deadline is not None:  # a TLS record may take several waits
+                timeout = deadline.remaining()
             try:
                 if timeout is None:
                     await wait(sock)
