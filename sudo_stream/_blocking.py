@@ -15,11 +15,11 @@ from typing_extensions import Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._params import CallOptions, ChatParams, ImageParams
-from ._stream import ChatStream, StreamStatistics
+from ._stream import ChatStream, StreamStatistics, _EventIterator
 from .client import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RESPONSE_SIZE, AsyncSudo
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
-from .models.events import StreamEvent
+from .models.events import StreamEvent, TextDelta
 from .models.image import ImageGeneration
 from .models.request import MessageParam
 from .models.service import HealthStatus, ModelList
@@ -65,24 +65,21 @@ class _Runner:
 _BATCH = 256
 
 
-class Stream(AbstractContextManager["Stream"]):
-    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
+class _Batched(Iterator[T]):
+    """An async iterator read from the blocking side, a batch per trip to the loop's
+    thread (which costs far more than an item): the next item, waiting for it if need
+    be, then every one that is already here (``ready()``; at most a few hundred), never
+    waiting for more. An error after some items is raised once they are delivered."""
 
-    A trip to the event loop's thread costs far more than a chunk, so each trip takes
-    every chunk that is already here (at most a few hundred), never waiting for more.
-    """
-
-    def __init__(self, runner: _Runner, stream: ChatStream) -> None:
+    def __init__(self, runner: _Runner, source: AsyncIterator[T], ready: Callable[[], bool]) -> None:
         self._runner = runner
-        self._stream = stream
-        self._buffer: deque[ChatCompletionChunk] = deque()
+        self._source = source
+        self._ready = ready
+        self._buffer: deque[T] = deque()
         self._ended = False
         self._failure: BaseException | None = None
 
-    def __iter__(self) -> Stream:
-        return self
-
-    def __next__(self) -> ChatCompletionChunk:
+    def __next__(self) -> T:
         if not self._buffer:
             if self._failure is not None:
                 failure, self._failure = self._failure, None
@@ -94,28 +91,50 @@ class Stream(AbstractContextManager["Stream"]):
                 raise StopIteration
         return self._buffer.popleft()
 
-    async def _take_ready(self) -> list[ChatCompletionChunk]:
-        stream = self._stream
-        batch: list[ChatCompletionChunk] = []
+    async def _take_ready(self) -> list[T]:
+        source, ready = self._source, self._ready
+        batch: list[T] = []
         try:
-            batch.append(await stream.__anext__())
-            while len(batch) < _BATCH and stream.ready():
-                batch.append(await stream.__anext__())
+            batch.append(await source.__anext__())
+            while len(batch) < _BATCH and ready():
+                batch.append(await source.__anext__())
         except StopAsyncIteration:
             self._ended = True
         except Exception as exc:
             if not batch:
                 raise
-            self._failure = exc  # deliver the chunks that came first, then the error
+            self._failure = exc  # deliver the items that came first, then the error
         return batch
+
+
+class Stream(AbstractContextManager["Stream"]):
+    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
+
+    Chunks, events and text are fetched from the event loop's thread a batch per trip:
+    whatever has already arrived, never waiting for more than the next one.
+    """
+
+    def __init__(self, runner: _Runner, stream: ChatStream) -> None:
+        self._runner = runner
+        self._stream = stream
+        self._chunks = _Batched(runner, stream, stream.ready)
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._chunks)
 
     def events(self) -> Iterator[StreamEvent]:
         """Typed events, as :meth:`ChatStream.events`."""
-        return self._runner.iterate(self._stream.events())
+        events = _EventIterator(self._stream)  # what ChatStream.events() returns
+        return _Batched(self._runner, events, events.ready)
 
     def text(self, choice_index: int = 0) -> Iterator[str]:
         """Text deltas of one choice."""
-        return self._runner.iterate(self._stream.text(choice_index))
+        for event in self.events():
+            if isinstance(event, TextDelta) and event.choice_index == choice_index:
+                yield event.text
 
     def final_completion(self) -> ChatCompletion:
         """Read the rest and return the assembled completion."""

@@ -439,6 +439,10 @@ class _EventIterator:
     def __aiter__(self) -> _EventIterator:
         return self
 
+    def ready(self) -> bool:
+        """Whether the next event is already here (no wait on the socket to get it)."""
+        return self._index < len(self._queue) or self._stream.ready()
+
     async def __anext__(self) -> StreamEvent:
         stream = self._stream
         while self._index >= len(self._queue):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import sudo_stream as ss
-from sudo_stream import testing
+from sudo_stream import _blocking, testing
 from sudo_stream.models.events import TextDelta
 
 from .helpers import MESSAGES
@@ -104,4 +104,35 @@ def test_chunks_before_an_error_are_delivered_first(server: testing.FakeSudoServ
                 received.append(chunk)
         assert stream.closed
     assert len(received) == len(chunks)
+    wait_for_no_connections(server)
+
+
+@pytest.mark.parametrize("kind", ["chunks", "events", "text"])
+def test_a_trip_to_the_loop_takes_everything_already_here(
+    server: testing.FakeSudoServer, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks, events and text alike: one trip to the loop's thread per batch of what
+    has arrived, not one per item (a trip costs far more than an item)."""
+    words = " ".join(f"w{i}" for i in range(600))
+    server.enqueue(testing.Stream(testing.text_chunks(words), piece_size=1 << 20))  # at once
+    trips = 0
+    original = _blocking._Runner.run
+
+    def counted(self: _blocking._Runner, func: object) -> object:
+        nonlocal trips
+        trips += 1
+        return original(self, func)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_blocking._Runner, "run", counted)
+    with ss.Sudo(server_url=server.url) as sudo:
+        stream = sudo.router.create_streaming(messages=MESSAGES, model="m")
+        before = trips
+        if kind == "chunks":
+            got = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        elif kind == "events":
+            got = "".join(e.text for e in stream.events() if isinstance(e, TextDelta))
+        else:
+            got = "".join(stream.text())
+        assert got == words
+        assert trips - before < 20, trips - before  # ~600 items
     wait_for_no_connections(server)
