@@ -4,6 +4,7 @@ connecting tries a host's addresses in turn."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,8 +14,11 @@ import anyio
 import httpcore
 import pytest
 
-from sudo_stream import _socket
+import sudo_stream as ss
+from sudo_stream import _socket, testing
 from sudo_stream._socket import SocketBackend, SocketStream
+
+from .helpers import MESSAGES
 
 pytestmark = pytest.mark.anyio
 
@@ -34,9 +38,14 @@ async def connected() -> AsyncIterator[tuple[SocketStream, socket.socket]]:
                 await stream.aclose()
 
 
-def unread(sock: socket.socket) -> int:
-    """Bytes that arrived on ``sock`` and are still in the kernel."""
-    return len(sock.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+def unread(sock: Any) -> int:
+    """Bytes that arrived on ``sock`` (any object with a ``fileno``) and are still in the
+    kernel."""
+    with socket.socket(fileno=os.dup(sock.fileno())) as peek:
+        try:
+            return len(peek.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return 0
 
 
 async def test_a_read_takes_at_most_what_it_asks_and_leaves_the_rest_in_the_kernel() -> None:
@@ -207,3 +216,25 @@ async def test_a_host_name_is_resolved() -> None:
             assert stream.get_extra_info("server_addr")[1] == listener.getsockname()[1]
         finally:
             await stream.aclose()
+
+
+async def test_a_burst_that_arrives_while_a_stream_waits_stays_in_the_kernel(
+    server: testing.FakeSudoServer,
+) -> None:
+    """Backpressure through the whole client: a stream waiting for its first event when
+    ~60 KB arrive at once takes one read of it (an asyncio transport would have read all
+    of it into the process, for every waiting stream); the rest stays in the kernel
+    until the consumer asks for more."""
+    text = " ".join(f"word{i}" for i in range(240))
+    server.enqueue(testing.Stream(testing.text_chunks(text), piece_size=1 << 20, delay=0.2))
+    async with ss.AsyncSudo(api_key="sk-test", server_url=server.url, retries=0) as sudo:
+        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            first = await stream.__anext__()  # waits, then the whole body arrives at once
+            assert first.choices
+            await anyio.sleep(0.1)
+            sock = stream.response.extensions["network_stream"].get_extra_info("socket")
+            waiting = unread(sock)
+            assert waiting > 30_000, waiting
+            assert stream.statistics().bytes_received <= 16 * 1024
+            final = await stream.final_completion()
+    assert final.choices[0].message.content == text
