@@ -143,10 +143,11 @@ Kept:
   and openai-python take ~25 s for 1,000 truly concurrent streams (table above).
 - **Our own sockets, read only when the reading task runs** (`sudo_stream/_socket.py`).
   With 1,000 streams held open, then all released at once, peak RSS grew 85 KiB a stream
-  on asyncio and 46 on trio, against ~23 KiB while they waited: asyncio's transports
-  read everything a server has sent as soon as it arrives (anyio then hands it out in
-  pieces; here the stream's whole 50 KB rest), and trio's sockets read, then yield to the
-  scheduler with the bytes in hand, so every stream held a read waiting for its turn.
+  on asyncio and 46 on trio, against ~23 KiB while they waited: while a task waits for
+  data, asyncio's transport reads all that arrives before the task runs (anyio then
+  hands it out in pieces; here the stream's whole 50 KB rest), and trio's sockets read,
+  then yield to the scheduler with the bytes in hand, so every stream held a read
+  waiting for its turn.
   A read now yields first, then takes at most 16 KiB without waiting (waiting for the
   socket only when there is nothing); what a task has not read stays in the kernel,
   under TCP flow control. 85 -> 30 KiB (asyncio), 46 -> 29 KiB (trio); 1,000 streams'

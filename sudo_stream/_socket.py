@@ -1,11 +1,11 @@
 """Sockets that read only when the task that consumes them runs.
 
-httpcore's network streams read through the event loop's own machinery: asyncio's
-transports read whatever has arrived, as soon as it arrives (anyio then hands it out piece
-by piece), and trio's sockets read, then yield to the scheduler with the bytes in hand.
-Either way, with thousands of streams open, every stream holds a socket read's worth of
-bytes (on asyncio, everything the server has sent) waiting for its task's turn: most of the
-process's memory.
+httpcore's network streams read through the event loop's own machinery: while a task
+waits for data, asyncio's transport reads everything that arrives (up to 256 KiB a read)
+before the task gets to run, and anyio then hands it out piece by piece; trio's sockets
+read, then yield to the scheduler with the bytes in hand. Either way, with thousands of
+streams open, every stream holds a socket read's worth of bytes (on asyncio, all that the
+server sent meanwhile) waiting for its task's turn: most of the process's memory.
 
 :class:`SocketStream` turns that around: a read yields to the scheduler first (holding
 nothing), then takes at most ``max_bytes`` from the socket without waiting, and waits for the
