@@ -271,7 +271,7 @@ class _Detail:
         return item
 
 
-def _detail_Text(item: dict[str, Any]) -> str | None:
+def _detail_text(item: dict[str, Any]) -> str | None:
     kind = item.get("type")
     text = item.get("text") if kind != "reasoning.summary" else item.get("summary")
     return text if isinstance(text, str) else None
@@ -589,7 +589,7 @@ class StreamAssembler:
         for item in items:
             if not isinstance(item, dict):
                 continue
-            text = _detail_Text(item)
+            text = _detail_text(item)
             if text:
                 texts.append(text)
             index = item.get("index")
