@@ -169,12 +169,22 @@ class Stream(AbstractContextManager["Stream"]):
 
 
 class SyncPage(Generic[Page, Item]):
-    """A fetched list page; iterating it walks the items of every page, fetching lazily."""
+    """A fetched list page; iterating it walks the items of every page, fetching lazily.
+
+    ``page`` is the list model itself (:class:`~sudo_stream.models.ChatCompletionList` or
+    :class:`~sudo_stream.models.ChatMessageList`); its fields read through as attributes.
+    """
 
     def __init__(self, runner: _Runner, pager: AsyncPager[Page, Item], page: Page) -> None:
         self._runner = runner
         self._pager = pager
         self.page = page
+
+    @property
+    def object(self) -> str:
+        """The list's ``object`` type, ``"list"``."""
+        value: str = self.page.object
+        return value
 
     @property
     def data(self) -> list[Item]:

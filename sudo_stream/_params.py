@@ -150,7 +150,7 @@ def check_chat(messages: Any, model: Any, body: Mapping[str, Any]) -> None:
     _number("frequency_penalty", body.get("frequency_penalty"), -2, 2, integer=False)
     _number("presence_penalty", body.get("presence_penalty"), -2, 2, integer=False)
     _number("top_logprobs", body.get("top_logprobs"), 0, 20, integer=True)
-    _number("n", body.get("n"), 1, None, integer=True)
+    _number("n", body.get("n"), 0, None, integer=True)
     _number("max_completion_tokens", body.get("max_completion_tokens"), 0, None, integer=True)
     _number("seed", body.get("seed"), None, None, integer=True)
     stop = body.get("stop")

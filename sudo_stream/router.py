@@ -148,11 +148,12 @@ class AsyncRouter:
         *,
         messages: Sequence[MessageParam],
         model: str,
-        stream: bool = False,
+        stream: bool | None = False,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
-        """Create a chat completion and wait for the whole answer."""
-        if stream is not False:
+        """Create a chat completion and wait for the whole answer (``stream`` may be
+        ``False`` or ``None``; streaming is :meth:`create_streaming`)."""
+        if stream is not False and stream is not None:
             raise ValueError("create() takes stream=False; use create_streaming() to stream")
         body, options = split_params("create", params, CHAT_FIELDS)
         check_chat(messages, model, body)

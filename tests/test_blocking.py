@@ -11,6 +11,7 @@ import pytest
 
 import sudo_stream as ss
 from sudo_stream import _blocking, testing
+from sudo_stream.models import ChatCompletionList
 from sudo_stream.models.events import TextDelta
 
 from .helpers import MESSAGES
@@ -54,6 +55,7 @@ def test_list_walks_every_page(server: testing.FakeSudoServer) -> None:
     with ss.Sudo(server_url=server.url) as sudo:
         page = sudo.router.list_chat_completions(limit=3)
         assert [c.id for c in page.data] == ids[:3] and page.has_more
+        assert page.object == "list" and isinstance(page.page, ChatCompletionList)
         assert [c.id for c in page] == ids
         assert "ChatCompletionList(" in repr(page)
 

@@ -44,6 +44,18 @@ async def test_create_returns_a_completion(sudo: ss.AsyncSudo) -> None:
     assert completion.model == "gpt-4o" and completion.choices[0].message.content
 
 
+async def test_n_choices_and_service_tier_come_back(sudo: ss.AsyncSudo) -> None:
+    done = await sudo.router.create(messages=MESSAGES, model="m", n=3, service_tier="flex")
+    assert [c.index for c in done.choices] == [0, 1, 2] and done.service_tier == "flex"
+    assert done.usage is not None and done.usage.completion_tokens % 3 == 0
+    options = {"include_usage": True}
+    async with sudo.router.create_streaming(messages=MESSAGES, model="m", n=2, stream_options=options) as stream:
+        streamed = await stream.final_completion()
+    assert [c.message.content for c in streamed.choices] == [done.choices[0].message.content] * 2
+    none = await sudo.router.create(messages=MESSAGES, model="m", n=0)
+    assert none.choices == [] and none.id
+
+
 @pytest.mark.parametrize("order", ["asc", "desc"])
 async def test_pagination_walks_every_page(server: testing.FakeSudoServer, sudo: ss.AsyncSudo, order: str) -> None:
     ids = seed(server, 7)

@@ -136,7 +136,7 @@ async def test_extra_body_adds_and_overrides() -> None:
         ({"top_logprobs": 21}, ValueError, "top_logprobs"),
         ({"top_logprobs": -1}, ValueError, "top_logprobs"),
         ({"stop": ["a", "b", "c", "d", "e"]}, ValueError, "stop"),
-        ({"n": 0}, ValueError, "n must"),
+        ({"n": -1}, ValueError, "n must"),
         ({"n": 1.5}, TypeError, "n must"),
         ({"tools": [{"type": "function", "function": {"name": f"t{i}"}} for i in range(129)]}, ValueError, "128"),
         ({"tools": [{"type": "function", "function": {"name": "bad name!"}}]}, ValueError, "tools\\[0\\]"),
@@ -184,6 +184,18 @@ async def test_stream_flag_must_match_the_operation() -> None:
             await sudo.router.create(messages=[], model="m", stream=True)
         with pytest.raises(ValueError, match="create\\(\\)"):
             sudo.router.create_streaming(messages=[], model="m", stream=False)
+
+
+async def test_create_takes_stream_none_and_n_zero_as_the_schema_allows() -> None:
+    body = await our_body("create", messages=[], model="m", stream=None, n=0)
+    assert body == {"messages": [], "model": "m", "stream": False, "n": 0}
+
+
+async def test_a_typed_prediction_is_sent_with_its_type() -> None:
+    from sudo_stream.models import PredictionContent
+
+    body = await our_body("create", messages=[], model="m", prediction=PredictionContent(content="draft"))
+    assert body["prediction"] == {"type": "content", "content": "draft"}
 
 
 def test_environment_configures_the_client(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -204,11 +204,10 @@ class AudioParameters(Request):
     format: str
 
 
-class PredictionContent(Request):
+class PredictionContent(Request, tag_field="type", tag="content"):
     """A predicted output that speeds up regeneration of mostly-known text."""
 
     content: str | Sequence[ContentPart | Mapping[str, Any]]
-    type: str = "content"
 
 
 class StreamOptions(Request):

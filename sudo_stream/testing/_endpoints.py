@@ -90,21 +90,54 @@ def create_completion(body: Any, reply: str, store: CompletionStore) -> Scripted
     messages = request.get("messages")
     if not isinstance(messages, list):
         raise ValueError("Missing required parameter: 'messages'.")
+    n = request.get("n")
+    n = 1 if n is None else n
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError("'n' must be a non-negative integer.")
+    tier = request.get("service_tier")
     options = request.get("stream_options") or {}
     usage = request.get("stream") is not True or options.get("include_usage") is True
     cid, created, tokens = new_id("chatcmpl"), int(time.time()), _prompt_tokens(messages)
     chunks = text_chunks(
         reply, model=model, id=cid, created=created, prompt_tokens=tokens, include_usage=usage
     )
+    if n != 1 or tier is not None:
+        chunks = _fan_out(chunks, n, tier)
     if usage:
         completion = completion_from_chunks(chunks)
     else:
         completion = completion_from_chunks(
-            text_chunks(reply, model=model, id=cid, created=created, prompt_tokens=tokens)
+            _fan_out(
+                text_chunks(reply, model=model, id=cid, created=created, prompt_tokens=tokens),
+                n,
+                tier,
+            )
         )
+    if tier is not None:
+        completion["service_tier"] = tier
     if request.get("store") is True:
         store.add(completion, messages, _metadata(request.get("metadata")))
     return Stream(chunks) if request.get("stream") is True else JSON(completion)
+
+
+def _fan_out(chunks: list[dict[str, Any]], n: int, tier: Any) -> list[dict[str, Any]]:
+    """The single-choice ``chunks`` as ``n`` choices, interleaved chunk by chunk as OpenAI
+    sends them, each chunk carrying ``service_tier`` when the request set one."""
+    out: list[dict[str, Any]] = []
+    for chunk in chunks:
+        if chunk["choices"]:
+            choice = chunk["choices"][0]
+            out += [{**chunk, "choices": [{**choice, "index": i}]} for i in range(n)]
+        else:  # the usage chunk: the tokens of every choice
+            prompt, used = chunk["usage"]["prompt_tokens"], chunk["usage"]["completion_tokens"]
+            usage = {"prompt_tokens": prompt, "completion_tokens": used * n}
+            out.append({**chunk, "usage": {**usage, "total_tokens": prompt + used * n}})
+    if not out:  # n=0 and no usage: one empty chunk still names the completion
+        out.append({**chunks[0], "choices": []})
+    if tier is not None:
+        for chunk in out:
+            chunk["service_tier"] = tier
+    return out
 
 
 def store_scripted(body: Any, response: ScriptedResponse, store: CompletionStore) -> None:
