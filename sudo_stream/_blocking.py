@@ -6,7 +6,7 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
@@ -71,10 +71,17 @@ class _Batched(Iterator[T]):
     be, then every one that is already here (``ready()``; at most a few hundred), never
     waiting for more. An error after some items is raised once they are delivered."""
 
-    def __init__(self, runner: _Runner, source: AsyncIterator[T], ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        runner: _Runner,
+        source: AsyncIterator[T],
+        ready: Callable[[], bool],
+        owner: object = None,
+    ) -> None:
         self._runner = runner
         self._source = source
         self._ready = ready
+        self._owner = owner  # kept alive while this is iterated
         self._buffer: deque[T] = deque()
         self._ended = False
         self._failure: BaseException | None = None
@@ -111,7 +118,8 @@ class Stream(AbstractContextManager["Stream"]):
     """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
 
     Chunks, events and text are fetched from the event loop's thread a batch per trip:
-    whatever has already arrived, never waiting for more than the next one.
+    whatever has already arrived, never waiting for more than the next one. A stream left
+    early without ``with`` (a ``break`` out of ``for``) is closed once nothing refers to it.
     """
 
     def __init__(self, runner: _Runner, stream: ChatStream) -> None:
@@ -128,7 +136,7 @@ class Stream(AbstractContextManager["Stream"]):
     def events(self) -> Iterator[StreamEvent]:
         """Typed events, as :meth:`ChatStream.events`."""
         events = _EventIterator(self._stream)  # what ChatStream.events() returns
-        return _Batched(self._runner, events, events.ready)
+        return _Batched(self._runner, events, events.ready, owner=self)
 
     def text(self, choice_index: int = 0) -> Iterator[str]:
         """Text deltas of one choice."""
@@ -158,6 +166,14 @@ class Stream(AbstractContextManager["Stream"]):
         """Close the response now."""
         if not self._stream.closed:
             self._runner.run(self._stream.aclose)
+
+    def __del__(self) -> None:
+        # Left without close(): hand the close to the loop's thread, without waiting. On
+        # RuntimeError the client is closed (so is the stream), or this is the loop's own
+        # thread, where the client's close will see to it.
+        if not self._stream.closed:
+            with suppress(RuntimeError):
+                self._runner.portal.start_task_soon(self._stream.aclose)
 
     def __exit__(
         self,

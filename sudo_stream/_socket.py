@@ -93,7 +93,9 @@ class SocketStream(httpcore.AsyncNetworkStream):
     (:data:`~sudo_stream._deadline.read_deadline`), else the timeout passed.
     """
 
-    def __init__(self, sock: socket.socket, tls: LazyTLS | None = None, loop: _Loop | None = None) -> None:
+    def __init__(
+        self, sock: socket.socket, tls: LazyTLS | None = None, loop: _Loop | None = None
+    ) -> None:
         self._socket = sock
         self._tls = tls
         self._loop = loop or _loop()
@@ -137,6 +139,9 @@ class SocketStream(httpcore.AsyncNetworkStream):
                 raise httpcore.ReadTimeout("timed out")
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # ``timeout`` bounds each wait for the server to take more; the call's deadline
+        # (first_event, total) bounds the whole request.
+        deadline = self.deadline or read_deadline.get()
         loop = self._loop
         await loop.checkpoint()
         sock = self._socket
@@ -151,8 +156,11 @@ class SocketStream(httpcore.AsyncNetworkStream):
                 wait = loop.wait_readable
             except OSError as exc:
                 raise httpcore.WriteError(_describe(exc)) from exc
+            bound = float("inf") if timeout is None else timeout
+            if deadline is not None:
+                bound = min(bound, deadline.remaining())
             try:
-                with loop.move_on_after(float("inf") if timeout is None else timeout) as scope:
+                with loop.move_on_after(bound) as scope:
                     await wait(sock)
             except loop.closed:
                 raise httpcore.WriteError("the connection was closed") from None
@@ -311,7 +319,9 @@ async def _connect_first(
     errors: list[str] = []
     async with anyio.create_task_group() as group:
 
-        async def attempt(family: socket.AddressFamily, address: typing.Any, failed: anyio.Event) -> None:
+        async def attempt(
+            family: socket.AddressFamily, address: typing.Any, failed: anyio.Event
+        ) -> None:
             try:
                 sock = await _connect(family, address, local_address, options)
             except httpcore.ConnectError as exc:

@@ -27,7 +27,13 @@ from ._retry import RetryableStreamError, call_with_retries
 from ._socket import bind_deadline
 from ._transport import Transport, body_reader, close_response, media_type, translate
 from .assembler import StreamAssembler, StreamChunkError
-from .errors import APIResponseValidationError, APITimeoutError, StreamError, SudoError
+from .errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    StreamError,
+    SudoError,
+)
 from .models.chunk import ChatCompletionChunk
 from .models.common import ErrorBody, ErrorDetail
 from .models.events import StreamEvent, TextDelta
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 _DONE = "[DONE]"
 _DRAIN_LIMIT = 64 * 1024  # bytes read after [DONE] so the connection can be reused
+_DRAIN_GRACE = 0.05  # seconds to wait for them
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,13 @@ class ChatStream:
         started: float,
         max_event_size: int,
         max_response_size: int,
+        scrub: Callable[[bytes], bytes],
+        scrub_detail: Callable[[ErrorDetail], ErrorDetail],
     ) -> None:
         self.response = response
+        # The API key is blotted out of what a server sends back into our errors.
+        self._scrub = scrub
+        self._scrub_detail = scrub_detail
         # Raw bytes are cheapest; gzip and deflate go through a bounded Inflater.
         self._raw, self._inflater = body_reader(response)
         # Our connections read with this stream's deadline once it is bound to them.
@@ -138,7 +150,16 @@ class ChatStream:
 
     def ready(self) -> bool:
         """Whether the next chunk is already here (no wait on the socket to get it)."""
-        return self._lookahead is not None or self._next < len(self._pending)
+        if self._lookahead is not None:
+            return True
+        # Events that are not chunks ([DONE], named events) are skipped by the next read,
+        # which would then wait: only a chunk, or an error to raise, is ready.
+        for event in self._pending[self._next :]:
+            if event.event == "error" or (event.event == "message" and event.data != _DONE):
+                return True
+            if event.data == _DONE:
+                return False
+        return False
 
     def current_completion(self) -> ChatCompletion:
         """The completion assembled from the chunks received so far."""
@@ -154,9 +175,11 @@ class ChatStream:
         try:
             self._assembler.absorb(chunk)
         except StreamChunkError as exc:
-            await self._abort()
-            raise self._error_event(exc.detail) from None
-        return chunk
+            detail = exc.detail
+        else:
+            return chunk
+        await self._abort()  # outside the except: the server's raw error is no context
+        raise self._error_event(detail)
 
     def events(self) -> AsyncIterator[StreamEvent]:
         """Typed events (text, reasoning, refusal and tool-argument deltas, tool call done
@@ -230,7 +253,9 @@ class ChatStream:
                     except TRANSPORT_ERRORS as exc:
                         raise self._read_error(exc) from exc
                 else:
-                    data = await (self._read_raw() if self._inflater is None else self._read_inflated())
+                    data = await (
+                        self._read_raw() if self._inflater is None else self._read_inflated()
+                    )
                 if not data:
                     self._eof = True
                     self._end_of_body()
@@ -281,8 +306,9 @@ class ChatStream:
         try:
             return _decode_chunk(data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            excerpt = self._scrub(data.encode()).decode("utf-8", "replace")[:200]
             raise StreamError(
-                f"undecodable chunk after {self._events} events: {exc} (data {data[:200]!r})",
+                f"undecodable chunk after {self._events} events: {exc} (data {excerpt!r})",
                 partial=self._assembler.completion(),
             ) from exc
 
@@ -361,14 +387,26 @@ class ChatStream:
 
     def _end_of_body(self) -> None:
         self._ended_at = time.monotonic()
+        # Close the block the body may have cut off, to see whether anything was lost.
+        try:
+            tail = self._parser.feed(b"\n\n")
+        except SSEError:
+            tail = [ServerSentEvent()]
         self._parser.close()
+        if tail:
+            if len(tail) == 1 and tail[0].data == _DONE:
+                self._finished = True  # only the blank line after [DONE] is missing
+                return
+            raise StreamError(
+                f"stream ended inside an event after {self._events} events",
+                partial=self._assembler.completion(),
+            )
         if self._assembler.finished:
             # Some providers omit [DONE]; a finish reason on every choice is just as final.
             self._finished = True
             return
-        cut = " inside an event" if self._parser.truncated else ""
         raise StreamError(
-            f"stream ended{cut} after {self._events} events without [DONE] or a finish reason",
+            f"stream ended after {self._events} events without [DONE] or a finish reason",
             partial=self._assembler.completion(),
         )
 
@@ -378,7 +416,10 @@ class ChatStream:
         if self._closed:
             return
         if not self._eof:
-            self._deadline.arm("idle", min(self._timeout.idle or 1.0, 1.0), time.monotonic())
+            # The end of the body usually comes with [DONE]; waiting long for a late one
+            # would hold up the caller, so past a short grace the connection is dropped.
+            grace = min(self._timeout.idle or _DRAIN_GRACE, _DRAIN_GRACE)
+            self._deadline.arm("idle", grace, time.monotonic())
             drained = 0
             try:
                 while drained <= _DRAIN_LIMIT:
@@ -405,6 +446,7 @@ class ChatStream:
 
     def _error_event(self, detail: ErrorDetail, *, retryable: bool = False) -> StreamError:
         cls = RetryableStreamError if retryable else StreamError
+        detail = self._scrub_detail(detail)
         return cls(
             f"error event in stream: {detail.describe()}",
             partial=self._assembler.completion(),
@@ -420,6 +462,12 @@ class ChatStream:
         except StreamError as exc:
             if exc.error is not None:  # an `event: error` before anything else
                 raise self._error_event(exc.error, retryable=True) from None
+            if self._eof and not self._events:
+                # The server hung up before the first event: a connection error (retried
+                # as such) however the body was framed, as when chunked framing is cut.
+                raise APIConnectionError(
+                    f"the server ended the response before its first event ({exc.message})"
+                ) from None
             raise
         if chunk is not None and chunk.error is not None:
             await self._abort()
@@ -456,8 +504,11 @@ class _EventIterator:
             try:
                 self._queue, self._index = stream._assembler.add(chunk), 0
             except StreamChunkError as exc:
-                await stream._abort()
-                raise stream._error_event(exc.detail) from None
+                detail = exc.detail
+            else:
+                continue
+            await stream._abort()  # outside the except: the server's raw error is no context
+            raise stream._error_event(detail)
         event = self._queue[self._index]
         self._index += 1
         return event
@@ -558,6 +609,8 @@ async def open_chat_stream(
             started=started,
             max_event_size=max_event_size,
             max_response_size=max_response_size,
+            scrub=transport.scrub,
+            scrub_detail=transport.scrub_detail,
         )
         await stream._prefetch()
         return stream

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
+import msgspec
 
 from ._config import Timeout
 from ._deadline import Deadline, LazyTLS, read_deadline
@@ -26,6 +27,7 @@ from .errors import (
     APITimeoutError,
     SudoError,
 )
+from .models.common import ErrorDetail
 
 DEFAULT_SERVER_URL = "https://sudoapp.dev/api"
 USER_AGENT = f"sudo_stream/{__version__} (python; httpx {httpx.__version__})"
@@ -367,6 +369,21 @@ class Transport:
             return body.replace(key.encode(), b"[redacted]")
         return body
 
+    def scrub_headers(self, headers: httpx.Headers) -> httpx.Headers:
+        """``headers`` with the API key blotted out of their values (a redirect's target)."""
+        key = self._api_key
+        if not key or not any(key in value for value in headers.values()):
+            return headers
+        return httpx.Headers(
+            [(name, value.replace(key, "[redacted]")) for name, value in headers.multi_items()]
+        )
+
+    def scrub_detail(self, detail: ErrorDetail) -> ErrorDetail:
+        """``detail`` with the API key blotted out of every field, should a server echo it."""
+        raw = msgspec.json.encode(detail)
+        clean = self.scrub(raw)
+        return detail if clean is raw else msgspec.json.decode(clean, type=ErrorDetail)
+
     async def check_status(self, response: httpx.Response, deadline: Deadline) -> None:
         """Raise :class:`APIStatusError` (the class for the status) for anything but a 2xx.
 
@@ -378,14 +395,15 @@ class Transport:
         if 200 <= status < 300:
             return
         body = self.scrub(await self.read_body(response, deadline, _ERROR_BODY_LIMIT, cut=True))
+        headers = self.scrub_headers(response.headers)
         if status >= 400:
-            raise APIStatusError.from_response(status, response.headers, body)
-        target = response.headers.get("location") or "nowhere"
+            raise APIStatusError.from_response(status, headers, body)
+        target = headers.get("location") or "nowhere"
         raise APIStatusError(
             f"HTTP {status}: the server redirects to {target}; redirects are not followed "
             "(point server_url there if you trust it)",
             status_code=status,
-            headers=response.headers,
+            headers=headers,
             body=None,
             text=body.decode("utf-8", "replace"),
         )
@@ -432,6 +450,8 @@ def translate(
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError("connect", None, where)
     if isinstance(exc, httpx.WriteTimeout):
+        if deadline is not None and deadline.remaining() <= 0:  # the call's own bound
+            return APITimeoutError(deadline.bound, deadline.seconds, where)
         return APITimeoutError("write", None, where)
     if isinstance(exc, httpx.TimeoutException):
         if deadline is not None:

@@ -174,7 +174,8 @@ def _class_for_status(status_code: int) -> type[APIStatusError]:
 
 class APIConnectionError(SudoError):
     """The request got no complete answer: connection refused or reset, DNS or TLS failure,
-    or the server closed the connection before responding.
+    or the server closed the connection before responding (or, streaming, before the first
+    event).
 
     ``partial`` is set when a stream had already delivered events: what was assembled.
     """

@@ -70,6 +70,33 @@ def test_leaving_a_stream_early_closes_it(server: testing.FakeSudoServer) -> Non
         wait_for_no_connections(server)
 
 
+def test_breaking_out_of_a_stream_without_with_closes_it(server: testing.FakeSudoServer) -> None:
+    with ss.Sudo(server_url=server.url) as sudo:
+        for _ in range(5):
+            server.enqueue(testing.Endless(interval=0.001))
+            for _ in sudo.router.create_streaming(messages=MESSAGES, model="m"):
+                break
+        wait_for_no_connections(server)  # closed once dropped, not when the client closes
+        # Iterators keep their stream open while in use, even when nothing else refers to it.
+        server.enqueue(testing.Stream(testing.text_chunks("one two three")))
+        text = sudo.router.create_streaming(messages=MESSAGES, model="m").text()
+        assert "".join(text) == "one two three"
+
+
+def test_a_named_event_does_not_hold_back_chunks_that_came_before_it(
+    server: testing.FakeSudoServer,
+) -> None:
+    chunks = testing.text_chunks("one two three")
+    server.enqueue(testing.Stream([*chunks[:2], "event: ping\ndata: {}\n\n", testing.StallItem(), *chunks[2:]]))
+    with ss.Sudo(server_url=server.url, timeout=ss.Timeout(5, idle=2)) as sudo:
+        with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            received = [next(stream), next(stream)]
+            # Both came without waiting out the stall (which would end in an idle timeout).
+            assert not stream.closed and received[1].choices[0].delta.content == "one"
+            with pytest.raises(ss.APITimeoutError):
+                next(stream)
+
+
 def test_closing_the_client_closes_open_streams(server: testing.FakeSudoServer) -> None:
     server.enqueue(testing.Endless(interval=0.001))
     sudo = ss.Sudo(server_url=server.url)

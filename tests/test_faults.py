@@ -128,6 +128,16 @@ FAULTS: dict[str, Fault] = {
     "drop after headers, before any event, retried": Fault(
         [testing.Stream([testing.Drop()]), testing.Stream(CHUNKS)], requests=2, call={"retries": FAST_RETRIES}
     ),
+    "close-delimited body ends before any event, retried": Fault(
+        [testing.Raw(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"), testing.Stream(CHUNKS)],
+        requests=2, call={"retries": FAST_RETRIES},
+    ),
+    "empty stream, retried": Fault(
+        [testing.Stream([], done=False), testing.Stream(CHUNKS)], requests=2, call={"retries": FAST_RETRIES}
+    ),
+    "empty stream": Fault(
+        [testing.Stream([], done=False)], ss.APIConnectionError, match="before its first event", reuse=True
+    ),
     "drop mid-stream": Fault(
         [testing.Stream([*HEAD, testing.Drop()])], ss.StreamError, partial=PARTIAL, reuse=False
     ),
@@ -251,6 +261,16 @@ FAULTS: dict[str, Fault] = {
         [testing.Stream([*HEAD, 'data: {"id": "cut'], done=False)], ss.StreamError, partial=PARTIAL,
         match="inside an event",
     ),
+    "body ends inside an event after the finish reason": Fault(
+        [testing.Stream([*CHUNKS[:-1], 'data: {"id": "cut'], done=False)], ss.StreamError, partial=ANSWER,
+        match="inside an event",
+    ),
+    "[DONE] without the blank line after it": Fault(
+        [testing.Stream([*CHUNKS, "data: [DONE]"], done=False)], reuse=True
+    ),
+    "a named event between chunks": Fault(
+        [testing.Stream([*HEAD, "event: ping\ndata: {}\n\n", *CHUNKS[3:]])], reuse=True
+    ),
     "data after [DONE]": Fault(
         [testing.Stream([*CHUNKS, "data: [DONE]\n\n", data({"junk": True}), ": more\n\n"], done=False)],
         reuse=True,
@@ -273,6 +293,11 @@ FAULTS: dict[str, Fault] = {
     "429 storm with retry-after-ms, then success": Fault(
         [testing.Error(429, headers=[("retry-after-ms", "50")])] * 2 + [testing.Stream(CHUNKS)],
         within=(0.09, 2.5), requests=3, reuse=True, call={"retries": FAST_RETRIES},
+    ),
+    "429 with a malformed Retry-After": Fault(
+        [testing.Error(429, headers=[("Retry-After", "soon")]),
+         testing.Error(429, headers=[("retry-after-ms", "nan"), ("Retry-After", "nan")]), testing.Stream(CHUNKS)],
+        requests=3, reuse=True, call={"retries": FAST_RETRIES},
     ),
     "429 with an HTTP-date Retry-After in the past": Fault(
         [testing.Error(429, headers=[("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")]), testing.Stream(CHUNKS)],

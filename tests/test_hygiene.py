@@ -109,9 +109,8 @@ async def test_cancel_with_a_deadline_during_back_off_raises_the_right_error(ser
         [testing.Stall()],  # waiting for the headers
         [testing.Stream([testing.StallItem()])],  # waiting for the first event
         [testing.Stream([*testing.text_chunks("a b c")[:2], testing.StallItem()])],  # mid-stream
-        [testing.Stream([*testing.text_chunks("a b"), "data: [DONE]\n\n", testing.StallItem()], done=False)],  # draining after [DONE]
     ],
-    ids=["headers", "first-event", "mid-stream", "after-done"],
+    ids=["headers", "first-event", "mid-stream"],
 )
 async def test_cancel_while_waiting_on_the_server(
     server: testing.FakeSudoServer, script: list[testing.ScriptedResponse]
@@ -126,6 +125,21 @@ async def test_cancel_while_waiting_on_the_server(
         assert scope.cancelled_caught
         assert time.monotonic() - started < 2.0
         assert stream is None or stream.closed
+        assert await settle(lambda: server.stats.open_connections == 0)
+        await _works(sudo)
+
+
+@pytest.mark.usefixtures("hygiene")
+async def test_a_late_end_of_body_after_done_does_not_hold_the_caller(server: testing.FakeSudoServer) -> None:
+    """[DONE] ends the answer: the rest of the body gets a short grace (not the idle bound),
+    then the connection is dropped instead of reused."""
+    server.enqueue(testing.Stream([*testing.text_chunks("a b"), "data: [DONE]\n\n", testing.StallItem()], done=False))
+    async with ss.AsyncSudo(server_url=server.url, timeout=FAST) as sudo:
+        with anyio.move_on_after(0.5) as scope:
+            async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+                completion = await stream.final_completion()
+        assert not scope.cancelled_caught
+        assert completion.choices[0].message.content == "a b" and stream.closed
         assert await settle(lambda: server.stats.open_connections == 0)
         await _works(sudo)
 

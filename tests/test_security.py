@@ -4,6 +4,7 @@ are not followed, so the key never reaches another host."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -112,11 +113,13 @@ async def test_the_key_is_never_logged_or_raised(debug_logs: _Everything) -> Non
             testing.JSON(testing.completion_from_chunks(chunks)),
             # A server that echoes the key back in an error message.
             testing.Error(401, message=f"Incorrect API key provided: {KEY}."),
-            testing.Stream([*chunks[:2], {"error": {"message": "boom", "type": "x"}}], done=False),
+            testing.Stream([*chunks[:2], {"error": {"message": f"boom {KEY}", "type": "x", "param": KEY}}], done=False),
+            testing.Stream([*chunks[:2], f"data: {{not json {KEY}\n\n"], done=False),
+            testing.Stream([*chunks[:2], "event: error\ndata: " + json.dumps({"error": {"message": KEY}}) + "\n\n"], done=False),
             testing.JSON({"not": "a stream", "key": KEY}),
             testing.Stall(),
             testing.Stream([*chunks[:2], testing.Drop(reset=True)]),
-            testing.Error(307, headers=[("Location", "http://127.0.0.1:9/elsewhere")]),
+            testing.Error(307, headers=[("Location", f"http://127.0.0.1:9/elsewhere?key={KEY}")]),
             testing.JSON(b"{broken " + KEY.encode()),
             testing.Error(503),
         )
@@ -127,6 +130,8 @@ async def test_the_key_is_never_logged_or_raised(debug_logs: _Everything) -> Non
             await sudo.router.create(messages=MESSAGES, model="m")
             for call in (
                 lambda: sudo.router.create(messages=MESSAGES, model="m"),
+                lambda: _drain(sudo),
+                lambda: _drain(sudo),
                 lambda: _drain(sudo),
                 lambda: _drain(sudo),
                 lambda: _drain(sudo, timeout=SHORT),

@@ -238,3 +238,18 @@ async def test_a_burst_that_arrives_while_a_stream_waits_stays_in_the_kernel(
             assert stream.statistics().bytes_received <= 16 * 1024
             final = await stream.final_completion()
     assert final.choices[0].message.content == text
+
+
+async def test_a_request_the_server_never_reads_is_bounded_by_first_event() -> None:
+    """Writing waits on the server too: a body it never takes ends at the call's bound,
+    even with no idle bound (which limits each wait for the socket to drain)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        huge = [{"role": "user", "content": "x" * (16 << 20)}]  # far beyond the socket buffers
+        timeout = ss.Timeout(connect=5, first_event=0.5, idle=None)
+        async with ss.AsyncSudo(server_url=f"http://127.0.0.1:{port}", timeout=timeout, retries=0) as sudo:
+            with anyio.fail_after(10):
+                with pytest.raises(ss.APITimeoutError) as caught:
+                    await sudo.router.create_streaming(messages=huge, model="m")
+    assert caught.value.bound == "first_event"
