@@ -196,7 +196,11 @@ class H1Connection:
                 )
             framer = _framer(request.method, head)
             # h11 knows both sides' keep-alive; a body that ends with the connection cannot
-            reusable = protocol.our_state is h11.DONE and not isinstance(framer, CloseDelimitedBody)
+            reusable = (
+                protocol.our_state is h11.DONE
+                and not isinstance(framer, CloseDelimitedBody)
+                and not _both_lengths(head)  # RFC 9112 6.3: suspect framing, not reused
+            )
             leftover, _ = protocol.trailing_data
             body = ResponseBody(self, stream, framer, leftover, timeouts.get("read"), reusable)
         except BaseException:
@@ -333,6 +337,11 @@ def _framer(method: bytes, head: h11.Response) -> _Framer:
         if name == b"content-length":
             length = int(value)
     return CloseDelimitedBody() if length is None else LengthBody(length)
+
+
+def _both_lengths(head: h11.Response) -> bool:
+    names = {name for name, _ in head.headers}
+    return b"transfer-encoding" in names and b"content-length" in names
 
 
 class ResponseBody:

@@ -145,8 +145,10 @@ async def test_a_content_length_body_is_reused(script: ScriptServer, client: htt
         Answer(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok", close=True),
         Answer(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"),  # 1.0: no keep-alive
         Answer(sized(b"ok") + b"HTTP/1.1 200 OK\r\n"),  # bytes after the body
+        # Both lengths: chunked wins, but the framing is suspect (request smuggling).
+        Answer(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 9\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
     ],
-    ids=["close-delimited", "connection-close", "http-1.0", "extra-bytes"],
+    ids=["close-delimited", "connection-close", "http-1.0", "extra-bytes", "both-lengths"],
 )
 async def test_a_connection_that_cannot_carry_another_request_is_not_reused(
     script: ScriptServer, client: httpx.AsyncClient, answer: Answer
