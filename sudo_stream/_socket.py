@@ -317,6 +317,26 @@ async def _connect_first(
         return await _connect(family, address, local_address, options)
     connected: list[socket.socket] = []
     errors: list[str] = []
+    try:
+        await _race(addresses, local_address, options, connected, errors)
+    except BaseException:  # cancelled (the connect timeout) just as an attempt won
+        for sock in connected:
+            sock.close()
+        raise
+    if not connected:
+        raise httpcore.ConnectError("; ".join(errors))
+    return connected[0]
+
+
+async def _race(
+    addresses: list[_Address],
+    local_address: str | None,
+    options: list[typing.Any],
+    connected: list[socket.socket],
+    errors: list[str],
+) -> None:
+    """Run the staggered attempts of :func:`_connect_first`; the winner lands in
+    ``connected``, each loser's reason in ``errors``."""
     async with anyio.create_task_group() as group:
 
         async def attempt(
@@ -339,9 +359,6 @@ async def _connect_first(
             group.start_soon(attempt, family, address, failed)
             with anyio.move_on_after(_STAGGER):
                 await failed.wait()
-    if not connected:
-        raise httpcore.ConnectError("; ".join(errors))
-    return connected[0]
 
 
 async def _connect(

@@ -202,6 +202,29 @@ async def test_addresses_are_tried_in_turn_without_waiting_for_one_that_hangs() 
             await _socket._connect_first([(ipv4, ("refuse", 1)), (ipv4, ("refuse", 2))], None, [])
 
 
+async def test_a_connection_won_as_the_connect_timeout_fires_is_closed() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    won: list[socket.socket] = []
+
+    async def fake_connect(
+        family: socket.AddressFamily, address: Any, local: str | None, options: list[Any]
+    ) -> socket.socket:
+        if address[0] == "hang":
+            await anyio.sleep_forever()
+        outer.cancel()  # the caller's timeout fires just as this attempt connects
+        sock = socket.create_connection(listener.getsockname())
+        won.append(sock)
+        return sock
+
+    with listener, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_socket, "_connect", fake_connect)
+        ipv4 = socket.AF_INET
+        with anyio.CancelScope() as outer:
+            await _socket._connect_first([(ipv4, ("hang", 1)), (ipv4, ("127.0.0.1", 1))], None, [])
+        assert outer.cancelled_caught
+    assert len(won) == 1 and won[0].fileno() == -1  # closed, not left to the garbage collector
+
+
 def test_address_families_alternate() -> None:
     v4, v6 = socket.AF_INET, socket.AF_INET6
     addresses = [(v6, ("a", 1)), (v6, ("b", 1)), (v4, ("c", 1)), (v6, ("d", 1))]
