@@ -91,11 +91,13 @@ class ChatStream:
         max_response_size: int,
         scrub: Callable[[bytes], bytes],
         scrub_detail: Callable[[ErrorDetail], ErrorDetail],
+        choices: int = 1,
     ) -> None:
         self.response = response
         # The API key is blotted out of what a server sends back into our errors.
         self._scrub = scrub
         self._scrub_detail = scrub_detail
+        self._choices = choices
         # Raw bytes are cheapest; gzip and deflate go through a bounded Inflater.
         self._raw, self._inflater = body_reader(response)
         # Our connections read with this stream's deadline once it is bound to them.
@@ -401,12 +403,13 @@ class ChatStream:
                 f"stream ended inside an event after {self._events} events",
                 partial=self._assembler.completion(),
             )
-        if self._assembler.finished:
+        if self._assembler.finished and self._assembler.choice_count >= self._choices:
             # Some providers omit [DONE]; a finish reason on every choice is just as final.
             self._finished = True
             return
+        every = f" on all {self._choices} choices" if self._choices > 1 else ""
         raise StreamError(
-            f"stream ended after {self._events} events without [DONE] or a finish reason",
+            f"stream ended after {self._events} events without [DONE] or a finish reason{every}",
             partial=self._assembler.completion(),
         )
 
@@ -575,8 +578,12 @@ async def open_chat_stream(
     retries: RetryConfig,
     max_event_size: int,
     max_response_size: int,
+    choices: int = 1,
 ) -> ChatStream:
     """Send a streaming request (with retries until the first event) and return the stream.
+
+    ``choices`` is how many the request asked for (``n``): a stream that ends without
+    ``[DONE]`` is whole only once that many have finished.
 
     The ``total`` bound covers the opening too: connecting, every attempt and every
     back-off sleep between them.
@@ -611,6 +618,7 @@ async def open_chat_stream(
             max_response_size=max_response_size,
             scrub=transport.scrub,
             scrub_detail=transport.scrub_detail,
+            choices=choices,
         )
         await stream._prefetch()
         return stream

@@ -512,6 +512,11 @@ class StreamAssembler:
         )
 
     @property
+    def choice_count(self) -> int:
+        """How many choices the chunks so far have opened."""
+        return len(self._choices)
+
+    @property
     def finished(self) -> bool:
         """True when at least one choice was seen and every choice has a finish reason."""
         return bool(self._choices) and all(state.finish_reason for state in self._choices)

@@ -176,7 +176,9 @@ class AsyncSudo:
         assert scope.cancelled_caught
         raise APITimeoutError("total", timeout.total, f"on {method} {path}")
 
-    async def _open_stream(self, path: str, content: bytes, options: CallOptions) -> ChatStream:
+    async def _open_stream(
+        self, path: str, content: bytes, options: CallOptions, choices: int = 1
+    ) -> ChatStream:
         retries, timeout = self._options(options)
         return await open_chat_stream(
             self._transport,
@@ -187,4 +189,5 @@ class AsyncSudo:
             retries=retries,
             max_event_size=self._max_event_size,
             max_response_size=self._max_response_size,
+            choices=choices,
         )

@@ -180,8 +180,14 @@ class AsyncRouter:
         body, options = split_params("create_streaming", params, CHAT_FIELDS)
         check_chat(messages, model, body)
         request = ChatCompletionRequest(messages=messages, model=model, stream=True, **body)
-        content = _encode_body(request, options.get("extra_body"))
-        return StreamRequest(lambda: self._client._open_stream(_CHAT_PATH, content, options))
+        extra = options.get("extra_body") or {}
+        content = _encode_body(request, extra)
+        # Without [DONE], the stream is whole once this many choices have finished.
+        choices = extra.get("n", body.get("n"))
+        choices = choices if isinstance(choices, int) and choices > 0 else 1
+        return StreamRequest(
+            lambda: self._client._open_stream(_CHAT_PATH, content, options, choices)
+        )
 
     def list_chat_completions(
         self,

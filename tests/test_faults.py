@@ -257,6 +257,15 @@ FAULTS: dict[str, Fault] = {
         [testing.Stream(testing.text_chunks("alpha beta gamma", include_usage=False)[:-1], done=False)],
         ss.StreamError, partial="alpha beta gamma", match="without \\[DONE\\]",
     ),
+    "[DONE] missing, one of two choices never came": Fault(
+        [testing.Stream(CHUNKS, done=False)], ss.StreamError, partial=ANSWER, match="on all 2 choices",
+        call={"n": 2},
+    ),
+    "[DONE] missing, both choices finished": Fault(
+        [testing.Stream([{**c, "choices": [{**c["choices"][0], "index": i}]} if c["choices"] else c
+                         for c in CHUNKS for i in range(2 if c["choices"] else 1)], done=False)],
+        reuse=True, call={"n": 2},
+    ),
     "body ends inside an event": Fault(
         [testing.Stream([*HEAD, 'data: {"id": "cut'], done=False)], ss.StreamError, partial=PARTIAL,
         match="inside an event",
