@@ -34,6 +34,7 @@ USER_AGENT = f"sudo_stream/{__version__} (python; httpx {httpx.__version__})"
 
 QueryParams = Sequence[tuple[str, str]]
 _ERROR_BODY_LIMIT = 1 << 20
+_CLOSE_LIMIT = 1.0  # seconds a shielded close may take
 
 
 def redact(secret: str | None) -> str:
@@ -418,10 +419,12 @@ async def close_response(
     bodies through a chain of async generators, which a closed socket alone leaves
     suspended (trio then warns when they are collected). Once the socket is closed, one
     more step fails at once and that failure runs through, and ends, every generator.
+    A borrowed client whose closed body does not fail (one over HTTP/2, say) gets a
+    second, never the caller's whole wait.
     """
     import anyio
 
-    with anyio.CancelScope(shield=True):
+    with anyio.CancelScope(shield=True, deadline=anyio.current_time() + _CLOSE_LIMIT):
         await response.aclose()
         if body is None:
             return

@@ -4,6 +4,7 @@ our connection that still behaves like httpx's for everyone else."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import anyio
 import httpcore
@@ -104,3 +105,33 @@ async def test_a_connection_the_server_closed_is_not_reused(
     assert first.choices[0].message.content == "first"
     assert second.choices[0].message.content == "second"
     assert server.stats.total_connections == 2
+
+
+class _BodyThatNeverEnds(httpx.AsyncByteStream):
+    """A borrowed transport's body that keeps waiting even once closed (as an HTTP/2
+    stream may): one chunk, then nothing, ever."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"data: " + json.dumps(testing.text_chunks("hi")[0]).encode() + b"\n\n"
+        await anyio.sleep_forever()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_closing_a_stream_whose_borrowed_body_never_fails_is_bounded() -> None:
+    body = _BodyThatNeverEnds()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        async with ss.AsyncSudo(server_url="http://ours.test", http_client=http) as sudo:
+            with anyio.fail_after(5):
+                async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+                    async for _ in stream:
+                        break
+    assert stream.closed and body.closed
