@@ -297,7 +297,7 @@ class Router:
         return SyncPage(self._runner, pager, self._runner.run(pager.first_page))
 
     def get_chat_completion(
-        self, *, completion_id: str, **options: Unpack[CallOptions]
+        self, completion_id: str, **options: Unpack[CallOptions]
     ) -> ChatCompletion:
         """A stored chat completion."""
         return self._runner.run(
@@ -305,7 +305,7 @@ class Router:
         )
 
     def update_chat_completion(
-        self, *, completion_id: str, metadata: Mapping[str, str], **options: Unpack[CallOptions]
+        self, completion_id: str, *, metadata: Mapping[str, str], **options: Unpack[CallOptions]
     ) -> ChatCompletion:
         """Replace a stored completion's metadata."""
         return self._runner.run(
@@ -315,7 +315,7 @@ class Router:
         )
 
     def delete_chat_completion(
-        self, *, completion_id: str, **options: Unpack[CallOptions]
+        self, completion_id: str, **options: Unpack[CallOptions]
     ) -> ChatDeletionConfirmation:
         """Delete a stored chat completion."""
         return self._runner.run(
@@ -324,8 +324,8 @@ class Router:
 
     def get_chat_completion_messages(
         self,
-        *,
         completion_id: str,
+        *,
         after: str | None = None,
         limit: int | None = None,
         order: str | None = None,

@@ -205,7 +205,7 @@ class AsyncRouter:
         return AsyncPager(self._client, _CHAT_PATH, query, ChatCompletionList, options)
 
     async def get_chat_completion(
-        self, *, completion_id: str, **options: Unpack[CallOptions]
+        self, completion_id: str, **options: Unpack[CallOptions]
     ) -> ChatCompletion:
         """A stored chat completion."""
         split_params("get_chat_completion", options, frozenset())
@@ -214,7 +214,7 @@ class AsyncRouter:
         )
 
     async def update_chat_completion(
-        self, *, completion_id: str, metadata: Mapping[str, str], **options: Unpack[CallOptions]
+        self, completion_id: str, *, metadata: Mapping[str, str], **options: Unpack[CallOptions]
     ) -> ChatCompletion:
         """Replace the metadata of a stored chat completion."""
         split_params("update_chat_completion", options, frozenset())
@@ -230,7 +230,7 @@ class AsyncRouter:
         )
 
     async def delete_chat_completion(
-        self, *, completion_id: str, **options: Unpack[CallOptions]
+        self, completion_id: str, **options: Unpack[CallOptions]
     ) -> ChatDeletionConfirmation:
         """Delete a stored chat completion."""
         split_params("delete_chat_completion", options, frozenset())
@@ -240,8 +240,8 @@ class AsyncRouter:
 
     def get_chat_completion_messages(
         self,
-        *,
         completion_id: str,
+        *,
         after: str | None = None,
         limit: int | None = None,
         order: str | None = None,

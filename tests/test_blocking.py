@@ -56,6 +56,8 @@ def test_list_walks_every_page(server: testing.FakeSudoServer) -> None:
         page = sudo.router.list_chat_completions(limit=3)
         assert [c.id for c in page.data] == ids[:3] and page.has_more
         assert page.object == "list" and isinstance(page.page, ChatCompletionList)
+        assert sudo.router.get_chat_completion(ids[0]).id == ids[0]  # by position, too
+        assert sudo.router.delete_chat_completion(ids[0]).deleted
         assert [c.id for c in page] == ids
         assert "ChatCompletionList(" in repr(page)
 

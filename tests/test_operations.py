@@ -100,6 +100,15 @@ async def test_get_update_delete(server: testing.FakeSudoServer, sudo: ss.AsyncS
         await sudo.router.get_chat_completion(completion_id=completion_id)
 
 
+async def test_the_completion_id_may_be_passed_by_position(server: testing.FakeSudoServer, sudo: ss.AsyncSudo) -> None:
+    """As the design doc's sketch calls them (the seed names the argument; both work)."""
+    (completion_id,) = seed(server, 1)
+    assert (await sudo.router.get_chat_completion(completion_id)).id == completion_id
+    assert (await sudo.router.update_chat_completion(completion_id, metadata={"a": "b"})).metadata == {"a": "b"}
+    assert [m.content async for m in sudo.router.get_chat_completion_messages(completion_id)] == ["question 0", "answer 0"]
+    assert (await sudo.router.delete_chat_completion(completion_id)).deleted
+
+
 @pytest.mark.parametrize("odd_id", ["a/b", "x?limit=1", "frag#ment", "100%", "../v1/models"])
 async def test_ids_are_escaped_in_the_path(server: testing.FakeSudoServer, sudo: ss.AsyncSudo, odd_id: str) -> None:
     server.store_completion({"id": odd_id, "model": "m", "choices": []})
