@@ -103,20 +103,28 @@ async def main(count: int | None, concurrency: int) -> None:
     prompts = [f"Write one line about the number {i}." for i in range(count or 2000)]
     async with testing.FakeSudoServer() as server:
         print(f"(no SUDO_API_KEY: using the fake server at {server.url})")
-        # The first few requests fail as an overloaded server's would; retries absorb them.
+        # The first few requests fail as an overloaded server's would; retries absorb them
+        # (no more failures than one request's retries, however few run at once).
         overloaded = testing.Error(503)
         rate_limited = testing.Error(429, headers=[("retry-after-ms", "50")])
-        server.enqueue(*[overloaded] * 5, *[rate_limited] * 5)
+        server.enqueue(*[overloaded] * 2, *[rate_limited] * (RETRIES.max_retries - 2))
         async with ss.AsyncSudo(server_url=server.url, retries=RETRIES) as sudo:
             await run_all(sudo, prompts, concurrency)
         retried = len(server.requests) - len(prompts)
         print(f"(the fake server answered {len(server.requests)} requests: {retried} retries)")
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, help="prompts to run (default 2000, 20 online)")
-    parser.add_argument("--concurrency", type=int, default=100, help="streams at once")
+    parser.add_argument("--count", type=positive, help="prompts to run (default 2000, 20 online)")
+    parser.add_argument("--concurrency", type=positive, default=100, help="streams at once")
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args()
     anyio.run(main, args.count, args.concurrency, backend=args.backend)

@@ -1,5 +1,5 @@
 """A live terminal UI: one prompt streamed by several models at once, side by side, token
-by token, reasoning dimmed. Uses rich (``pip install "sudo-stream[ui]"``); without rich or
+by token, reasoning dimmed. Uses rich (``pip install ".[ui]"`` in a checkout); without rich or
 without a terminal it prints each answer as it completes.
 
     python examples/token_ui.py ["your prompt"]

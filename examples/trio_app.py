@@ -3,7 +3,7 @@
     python examples/trio_app.py
 
 Three questions stream at once; then a long answer is cut off by ``trio.move_on_after``,
-which closes its stream and returns the connection at once. With SUDO_API_KEY set it asks
+which closes its stream (and its connection) at once. With SUDO_API_KEY set it asks
 the Sudo API; without it, the fake server answers (on trio too) and it says so.
 """
 

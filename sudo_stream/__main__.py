@@ -96,7 +96,7 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         default=unset,
-        help="retries on connection errors, 429 and 5xx (default 2)",
+        help="retries on connection errors, 408, 409, 429 and 5xx (default 2)",
     )
     group.add_argument(
         "--backend",
@@ -279,9 +279,12 @@ async def chat(sudo: AsyncSudo, args: argparse.Namespace, prompt: str) -> None:
         params["max_completion_tokens"] = args.max_tokens
     out = sys.stdout
     started = time.perf_counter()
-    request = sudo.router.create_streaming(
-        messages=messages, model=args.model, stream_options={"include_usage": True}, **params
-    )
+    try:  # the arguments are checked here, before anything is sent
+        request = sudo.router.create_streaming(
+            messages=messages, model=args.model, stream_options={"include_usage": True}, **params
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
     async with request as stream:
         if args.json:
             encode = msgspec.json.Encoder().encode
@@ -321,6 +324,8 @@ async def run(args: argparse.Namespace, prompt: str | None) -> None:
     api_key = os.environ.get("SUDO_API_KEY") or None
     server_url = args.server_url or os.environ.get("SUDO_SERVER_URL") or None
     options: dict[str, Any] = {}
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise UsageError(f"--timeout must be a number of seconds above 0, got {args.timeout:g}")
     try:
         if args.timeout is not None:
             options["timeout"] = _config.Timeout(args.timeout)

@@ -85,8 +85,9 @@ TimeoutLike = Union[Timeout, float, int]
 class BackoffStrategy:
     """Exponential backoff, in milliseconds as the seed SDK spells it.
 
-    The n-th retry waits ``initial_interval * exponent**n`` ms, capped at
-    ``max_interval``, with full jitter; no retry starts after ``max_elapsed_time`` ms.
+    Retry n (from 1) waits between half and all of ``initial_interval * exponent**(n-1)``
+    ms, capped at ``max_interval`` ("equal jitter": retries never stampede, never wait
+    much less than the step); no retry starts after ``max_elapsed_time`` ms.
     """
 
     initial_interval: int = 500
@@ -110,7 +111,7 @@ class RetryConfig:
 
     Retried: connection errors (when ``retry_connection_errors``), 408, 409, 429 and 5xx;
     never 400/401/403/404/422. ``Retry-After`` / ``retry-after-ms`` are honoured, capped at
-    ``max_retry_after`` seconds. ``max_retries`` caps the attempts (default 2: 3 attempts);
+    ``max_retry_after`` seconds. ``max_retries`` caps the retries (default 2: 3 attempts);
     ``strategy="none"`` disables retries. A stream is retried only before its first event
     reached the caller.
     """

@@ -56,9 +56,10 @@ class StreamStatistics:
     """Chunks received (SSE events carrying JSON)."""
     bytes_received: int
     time_to_first_event: float | None
-    """Seconds from sending the request to the first event, or None before it."""
+    """Seconds from the start of the call (connecting and any retries included) to the
+    first event, or None before it."""
     elapsed: float
-    """Seconds since the request was sent (until the stream ended, once it has)."""
+    """Seconds since the call started (until the stream ended, once it has)."""
     finished: bool
 
     @property

@@ -177,7 +177,8 @@ class APIConnectionError(SudoError):
     or the server closed the connection before responding (or, streaming, before the first
     event).
 
-    ``partial`` is set when a stream had already delivered events: what was assembled.
+    ``partial`` is set on an :class:`APITimeoutError` that fired after a stream delivered
+    events: what was assembled (a connection lost mid-stream is a :class:`StreamError`).
     """
 
     partial: ChatCompletion | None = None

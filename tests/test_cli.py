@@ -411,7 +411,11 @@ def test_unreachable_server(online: str, capsys: pytest.CaptureFixture[str]) -> 
     [
         (("chat", "-"), "  \n", "the prompt is empty"),
         (("chat", "hi", "--server-url", "ftp://example"), "", "server_url"),
-        (("chat", "hi", "--timeout", "0"), "", "Timeout"),
+        (("chat", "hi", "--timeout", "0"), "", "--timeout"),
+        (("chat", "hi", "--timeout", "nan"), "", "--timeout"),
+        (("chat", "hi", "-t", "5"), "", "temperature"),
+        (("chat", "hi", "--max-tokens", "-1"), "", "max_completion_tokens"),
+        (("chat", "hi", "-m", ""), "", "model"),
         (("models", "--retries", "-1"), "", "max_retries"),
     ],
 )

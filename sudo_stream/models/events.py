@@ -1,6 +1,7 @@
 """Typed events of a streamed chat completion, made by ``StreamAssembler.add``.
 
-Every event is small, immutable and usable with ``match``::
+Every event is small, read-only (frozen structs; ``ToolArgumentsDelta`` by convention) and
+usable with ``match`` by keyword::
 
     for event in assembler.add(chunk):
         match event:
