@@ -34,6 +34,7 @@ from .errors import (
     StreamError,
     SudoError,
 )
+from .models._lenient import decode_lenient
 from .models.chunk import ChatCompletionChunk
 from .models.common import ErrorBody, ErrorDetail
 from .models.events import StreamEvent, TextDelta
@@ -308,12 +309,21 @@ class ChatStream:
             return None  # a named event of another kind: not a chunk
         try:
             return _decode_chunk(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            excerpt = self._scrub(data.encode()).decode("utf-8", "replace")[:200]
-            raise StreamError(
-                f"undecodable chunk after {self._events} events: {exc} (data {excerpt!r})",
-                partial=self._assembler.completion(),
-            ) from exc
+        except msgspec.ValidationError:
+            pass  # valid JSON with a near miss (a null, a number for text): a second chance
+        except msgspec.DecodeError as exc:
+            raise self._undecodable(data, exc) from exc
+        try:
+            return decode_lenient(data, ChatCompletionChunk)
+        except msgspec.ValidationError as exc:
+            raise self._undecodable(data, exc) from exc
+
+    def _undecodable(self, data: str, exc: Exception) -> StreamError:
+        excerpt = self._scrub(data.encode()).decode("utf-8", "replace")[:200]
+        return StreamError(
+            f"undecodable chunk after {self._events} events: {exc} (data {excerpt!r})",
+            partial=self._assembler.completion(),
+        )
 
     def _parse(self, data: bytes) -> None:
         """Run a piece through the parser and queue the events it completes."""

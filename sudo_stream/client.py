@@ -19,6 +19,7 @@ from ._retry import call_with_retries
 from ._stream import ChatStream, open_chat_stream
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
 from .errors import APIResponseValidationError, APITimeoutError
+from .models._lenient import decode_lenient
 from .router import AsyncRouter
 
 T = TypeVar("T")
@@ -161,7 +162,10 @@ class AsyncSudo:
             await transport.check_status(response, deadline)
             body = await transport.read_body(response, deadline, self._max_response_size)
             try:
-                return msgspec.json.decode(body, type=result_type)
+                try:
+                    return msgspec.json.decode(body, type=result_type)
+                except msgspec.ValidationError:  # a near miss: a null, a number for text
+                    return decode_lenient(body, result_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise APIResponseValidationError(
                     f"unexpected answer to {method} {path}: {exc} "
