@@ -44,7 +44,7 @@ from typing import Any
 import msgspec
 
 from ._partial_json import PartialJSON, PartialJSONError
-from .models.chunk import ChatCompletionChunk, ChoiceDelta, ToolCallDelta
+from .models.chunk import ChatCompletionChunk, ChoiceDelta, FunctionDelta, ToolCallDelta
 from .models.common import ChoiceLogprobs, ErrorDetail, FunctionCall, ToolCall, Usage
 from .models.completion import ChatCompletion, ChatCompletionMessage, Choice
 from .models.events import (
@@ -201,6 +201,25 @@ class _ToolCall:
             self.joined_count = len(parts)
         return self.joined
 
+    def restarted_by(self, function: FunctionDelta) -> bool:
+        """Whether a delta without an id that names ``function`` is a second whole call
+        under this one's index (or none), as some providers send them: another name, or the
+        same name with a new object after complete arguments. (Providers that repeat the
+        name on every fragment send no "{" after a complete object.)"""
+        name = function.name
+        if not name or not self.name or not self.parts:
+            return False
+        if name != self.name:
+            return True
+        fresh = function.arguments
+        if not fresh or not fresh.lstrip().startswith("{"):
+            return False
+        try:
+            json.loads(self.arguments())
+        except (ValueError, RecursionError):
+            return False
+        return True
+
     def partial_value(self, upto: int) -> Any:
         """The best-effort value of the first ``upto`` fragments (see ToolArgumentsDelta)."""
         if self.fed > upto:  # the parser is past this fragment: an old event asked late
@@ -230,7 +249,7 @@ class _ToolCall:
             # only runs (for its error message) when the text is not JSON.
             try:
                 return json.loads(text, parse_constant=_reject_constant), None
-            except ValueError:
+            except (ValueError, RecursionError):  # PartialJSON nests without recursing
                 parser, fed = PartialJSON(), 0
         try:
             for fragment in self.parts[fed:]:
@@ -499,7 +518,11 @@ class StreamAssembler:
     # -- results -------------------------------------------------------------------------
 
     def completion(self) -> ChatCompletion:
-        """A new ``ChatCompletion`` of everything assembled so far (no shared state)."""
+        """A new ``ChatCompletion`` of everything assembled so far.
+
+        Its structs and lists are new; the items the server sent whole (logprob entries,
+        annotations, values inside ``reasoning_details`` items) are shared with later
+        snapshots rather than copied: treat them as read-only."""
         return ChatCompletion(
             id=self._id,
             object="chat.completion",
@@ -651,7 +674,12 @@ class StreamAssembler:
         call_id = delta.id
         key = delta.index
         call = state.last_call if key is None else state.calls_by_key.get(key)
-        started = call is None or bool(call_id and call.id and call_id != call.id)
+        if call is None:
+            started = True
+        elif call_id:
+            started = bool(call.id and call_id != call.id)
+        else:
+            started = function is not None and call.restarted_by(function)
         if started:
             call = _ToolCall(len(state.calls), key)
             state.calls.append(call)

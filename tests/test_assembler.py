@@ -262,6 +262,43 @@ def test_same_index_with_a_new_id_is_a_new_call() -> None:
     assert [(c.id, c.function.arguments) for c in calls] == [("a", "{}"), ("b", "{}")]
 
 
+@pytest.mark.parametrize("key", [{}, {"index": 0, "id": ""}], ids=["no-index", "index-0-empty-id"])
+def test_whole_calls_without_ids_are_told_apart(key: dict[str, Any]) -> None:
+    # Gemini's OpenAI-compatible shape: each call whole in its chunk, no id to tell them apart.
+    events, asm = feed(
+        [
+            chunk(choice(role="assistant", tool_calls=[call(**key, name="get_a", arguments='{"x": 1}')])),
+            chunk(choice(tool_calls=[call(**key, name="get_b", arguments='{"y": 2}')])),
+            chunk(choice(tool_calls=[call(**key, name="get_b", arguments='{"y": 3}')])),  # same name
+            chunk(choice(finish_reason="tool_calls")),
+        ]
+    )
+    calls = message(asm).tool_calls
+    assert [(c.function.name, c.function.arguments) for c in calls] == [
+        ("get_a", '{"x": 1}'), ("get_b", '{"y": 2}'), ("get_b", '{"y": 3}')
+    ]
+    assert [e.parse_error for e in events if isinstance(e, ToolCallDone)] == [None] * 3
+
+
+def test_a_name_repeated_on_every_fragment_stays_one_call() -> None:
+    fragments = ['{"a": ', '{"b": 1}', ', "c": [1]', "}"]  # one opens a nested object
+    _, asm = feed(
+        [chunk(choice(tool_calls=[call(index=0, name="f", arguments=part)])) for part in fragments]
+    )
+    calls = message(asm).tool_calls
+    assert [(c.function.name, c.function.arguments) for c in calls] == [("f", "".join(fragments))]
+
+
+def test_deeply_nested_arguments_are_no_exception() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    events, _ = feed(
+        [chunk(choice(tool_calls=[call(index=0, id="a", name="f", arguments=deep)])),
+         chunk(choice(finish_reason="tool_calls"))]
+    )
+    (done,) = [e for e in events if isinstance(e, ToolCallDone)]
+    assert done.parse_error is None and isinstance(done.parsed, list)
+
+
 def test_tool_calls_of_each_choice_are_separate() -> None:
     _, asm = feed(
         [

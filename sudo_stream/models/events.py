@@ -121,7 +121,8 @@ class ToolArgumentsDelta:
     ``partial_arguments()`` returns the arguments received up to and including this
     fragment, parsed as partial JSON (``{"city": "Par"}`` from ``{"city": "Par``). It is
     computed on demand and incrementally: the call's parser is fed only the fragments it
-    has not seen, so asking on every fragment costs linear time overall.
+    has not seen, so parsing costs linear time overall however often it is asked. Each
+    answer is a fresh copy of the value so far, which costs its size.
     """
 
     __slots__ = ("_source", "_upto", "_value", "choice_index", "delta", "id", "index", "name")
