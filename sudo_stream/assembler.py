@@ -124,6 +124,8 @@ class _Text:
 
 
 _TEXT_BLOCK = 32
+_DETAIL_TEXTS = ("text", "summary", "data")  # joined across a reasoning detail's fragments
+_AUDIO_TEXTS = ("data", "transcript")  # joined across an audio answer's fragments
 
 
 def _value(text: _Text | None) -> str | None:
@@ -266,19 +268,22 @@ class _ToolCall:
         )
 
 
-class _Detail:
-    """A ``reasoning_details`` item merged from fragments sharing an ``index``."""
+class _Merged:
+    """An object sent in fragments (a ``reasoning_details`` item sharing an ``index``, a
+    message's ``audio``): the strings of its text fields are joined, every other field
+    keeps its first real value."""
 
-    __slots__ = ("fields", "texts")
+    __slots__ = ("fields", "text_fields", "texts")
 
-    def __init__(self) -> None:
+    def __init__(self, text_fields: tuple[str, ...]) -> None:
+        self.text_fields = text_fields
         self.fields: dict[str, Any] = {}
         self.texts: dict[str, list[str]] = {}
 
     def merge(self, item: dict[str, Any]) -> None:
         fields = self.fields
         for key, value in item.items():
-            if key in ("text", "summary", "data") and isinstance(value, str):
+            if key in self.text_fields and isinstance(value, str):
                 self.texts.setdefault(key, []).append(value)
             elif fields.get(key) in (None, ""):
                 fields[key] = value
@@ -301,6 +306,7 @@ class _Choice:
 
     __slots__ = (
         "annotations",
+        "audio",
         "calls",
         "calls_by_key",
         "content",
@@ -325,9 +331,10 @@ class _Choice:
         self.content: _Text | None = None
         self.refusal: _Text | None = None
         self.reasoning: _Text | None = None
-        self.details: list[_Detail | dict[str, Any]] | None = None
-        self.details_by_index: dict[int, _Detail] = {}
+        self.details: list[_Merged | dict[str, Any]] | None = None
+        self.details_by_index: dict[int, _Merged] = {}
         self.annotations: list[Any] | None = None
+        self.audio: _Merged | None = None
         self.calls: list[_ToolCall] = []
         self.calls_by_key: dict[int, _ToolCall] = {}
         self.last_call: _ToolCall | None = None
@@ -347,7 +354,7 @@ class _Choice:
         details = None
         if self.details is not None:
             details = [
-                item.snapshot() if isinstance(item, _Detail) else dict(item)
+                item.snapshot() if isinstance(item, _Merged) else dict(item)
                 for item in self.details
             ]
         message = ChatCompletionMessage(
@@ -358,6 +365,7 @@ class _Choice:
             reasoning_content=_value(self.reasoning),
             reasoning_details=details,
             annotations=None if self.annotations is None else list(self.annotations),
+            audio=None if self.audio is None else self.audio.snapshot(),
             function_call=function_call,
         )
         logprobs = None
@@ -489,6 +497,10 @@ class StreamAssembler:
                     if state.annotations is None:
                         state.annotations = []
                     state.annotations.extend(delta.annotations)
+                if delta.audio is not None:
+                    if state.audio is None:
+                        state.audio = _Merged(_AUDIO_TEXTS)
+                    state.audio.merge(delta.audio)
                 if delta.function_call is not None:
                     self._function_call(state, delta)
             if choice.logprobs is not None:
@@ -624,7 +636,7 @@ class StreamAssembler:
             if isinstance(index, int):
                 detail = state.details_by_index.get(index)
                 if detail is None:
-                    detail = state.details_by_index[index] = _Detail()
+                    detail = state.details_by_index[index] = _Merged(_DETAIL_TEXTS)
                     state.details.append(detail)
                 detail.merge(item)
             else:

@@ -289,6 +289,17 @@ def test_a_name_repeated_on_every_fragment_stays_one_call() -> None:
     assert [(c.function.name, c.function.arguments) for c in calls] == [("f", "".join(fragments))]
 
 
+def test_an_audio_answer_is_joined() -> None:
+    _, asm = feed(
+        [
+            chunk(choice(role="assistant", audio={"id": "aud_1", "transcript": "Hel", "data": "AAA", "expires_at": 1})),
+            chunk(choice(audio={"transcript": "lo", "data": "BBB"})),
+            chunk(choice(finish_reason="stop")),
+        ]
+    )
+    assert message(asm).audio == {"id": "aud_1", "expires_at": 1, "transcript": "Hello", "data": "AAABBB"}
+
+
 def test_deeply_nested_arguments_are_no_exception() -> None:
     deep = "[" * 5000 + "]" * 5000
     events, _ = feed(

@@ -31,6 +31,7 @@ class ChoiceDelta(Response):
     ``content`` is usually a string; some providers send a list of typed parts (for
     example Mistral's ``{"type": "thinking", ...}``). Reasoning arrives as
     ``reasoning_content``, ``reasoning`` or ``reasoning_details`` depending on the provider.
+    ``audio`` carries pieces of an audio answer (``data`` in base64, ``transcript``).
     """
 
     role: str | None = None
@@ -41,6 +42,7 @@ class ChoiceDelta(Response):
     reasoning: str | None = None
     reasoning_details: list[Any] | None = None
     annotations: list[Any] | None = None
+    audio: dict[str, Any] | None = None
     function_call: FunctionDelta | None = None
 
 
