@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
+import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from typing_extensions import Unpack
 
@@ -151,6 +152,15 @@ class Stream(AbstractContextManager["Stream"]):
     def statistics(self) -> StreamStatistics:
         """Progress so far."""
         return self._stream.statistics()
+
+    def current_completion(self) -> ChatCompletion:
+        """The completion assembled from the chunks received so far."""
+        return self._stream.current_completion()
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response headers."""
+        return self._stream.headers
 
     @property
     def request_id(self) -> str | None:

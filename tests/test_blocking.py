@@ -93,6 +93,8 @@ def test_a_named_event_does_not_hold_back_chunks_that_came_before_it(
     with ss.Sudo(server_url=server.url, timeout=ss.Timeout(5, idle=2)) as sudo:
         with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
             received = [next(stream), next(stream)]
+            assert stream.current_completion().choices[0].message.content == "one"
+            assert stream.headers["content-type"].startswith("text/event-stream")
             # Both came without waiting out the stall (which would end in an idle timeout).
             assert not stream.closed and received[1].choices[0].delta.content == "one"
             with pytest.raises(ss.APITimeoutError):
