@@ -92,13 +92,11 @@ class ChatStream:
         max_event_size: int,
         max_response_size: int,
         scrub: Callable[[bytes], bytes],
-        scrub_detail: Callable[[ErrorDetail], ErrorDetail],
         choices: int = 1,
     ) -> None:
         self.response = response
         # The API key is blotted out of what a server sends back into our errors.
         self._scrub = scrub
-        self._scrub_detail = scrub_detail
         self._choices = choices
         # Raw bytes are cheapest; gzip and deflate go through a bounded Inflater.
         self._raw, self._inflater = body_reader(response)
@@ -403,7 +401,7 @@ class ChatStream:
         # Close the block the body may have cut off, to see whether anything was lost.
         try:
             tail = self._parser.feed(b"\n\n")
-        except SSEError:
+        except SSEError:  # the cut block was over the size limit: cut all the same
             tail = [ServerSentEvent()]
         self._parser.close()
         if tail:
@@ -460,7 +458,10 @@ class ChatStream:
 
     def _error_event(self, detail: ErrorDetail, *, retryable: bool = False) -> StreamError:
         cls = RetryableStreamError if retryable else StreamError
-        detail = self._scrub_detail(detail)
+        raw = msgspec.json.encode(detail)
+        clean = self._scrub(raw)
+        if clean is not raw:  # the server echoed the key: every field is blotted out
+            detail = msgspec.json.decode(clean, type=ErrorDetail)
         return cls(
             f"error event in stream: {detail.describe()}",
             partial=self._assembler.completion(),
@@ -628,7 +629,6 @@ async def open_chat_stream(
             max_event_size=max_event_size,
             max_response_size=max_response_size,
             scrub=transport.scrub,
-            scrub_detail=transport.scrub_detail,
             choices=choices,
         )
         await stream._prefetch()

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
-import msgspec
 
 from ._config import Timeout
 from ._deadline import Deadline, LazyTLS, read_deadline
@@ -27,7 +26,6 @@ from .errors import (
     APITimeoutError,
     SudoError,
 )
-from .models.common import ErrorDetail
 
 DEFAULT_SERVER_URL = "https://sudoapp.dev/api"
 USER_AGENT = f"sudo_stream/{__version__} (python; httpx {httpx.__version__})"
@@ -378,12 +376,6 @@ class Transport:
         return httpx.Headers(
             [(name, value.replace(key, "[redacted]")) for name, value in headers.multi_items()]
         )
-
-    def scrub_detail(self, detail: ErrorDetail) -> ErrorDetail:
-        """``detail`` with the API key blotted out of every field, should a server echo it."""
-        raw = msgspec.json.encode(detail)
-        clean = self.scrub(raw)
-        return detail if clean is raw else msgspec.json.decode(clean, type=ErrorDetail)
 
     async def check_status(self, response: httpx.Response, deadline: Deadline) -> None:
         """Raise :class:`APIStatusError` (the class for the status) for anything but a 2xx.
