@@ -318,7 +318,28 @@ async def _connect_first(
     connected: list[socket.socket] = []
     errors: list[str] = []
     try:
-        await _race(addresses, local_address, options, connected, errors)
+        async with anyio.create_task_group() as group:
+
+            async def attempt(
+                family: socket.AddressFamily, address: typing.Any, failed: anyio.Event
+            ) -> None:
+                try:
+                    sock = await _connect(family, address, local_address, options)
+                except httpcore.ConnectError as exc:
+                    errors.append(str(exc))
+                    failed.set()
+                    return
+                if connected:  # another attempt won meanwhile
+                    sock.close()
+                    return
+                connected.append(sock)
+                group.cancel_scope.cancel()
+
+            for family, address in addresses:
+                failed = anyio.Event()
+                group.start_soon(attempt, family, address, failed)
+                with anyio.move_on_after(_STAGGER):
+                    await failed.wait()
     except BaseException:  # cancelled (the connect timeout) just as an attempt won
         for sock in connected:
             sock.close()
@@ -326,39 +347,6 @@ async def _connect_first(
     if not connected:
         raise httpcore.ConnectError("; ".join(errors))
     return connected[0]
-
-
-async def _race(
-    addresses: list[_Address],
-    local_address: str | None,
-    options: list[typing.Any],
-    connected: list[socket.socket],
-    errors: list[str],
-) -> None:
-    """Run the staggered attempts of :func:`_connect_first`; the winner lands in
-    ``connected``, each loser's reason in ``errors``."""
-    async with anyio.create_task_group() as group:
-
-        async def attempt(
-            family: socket.AddressFamily, address: typing.Any, failed: anyio.Event
-        ) -> None:
-            try:
-                sock = await _connect(family, address, local_address, options)
-            except httpcore.ConnectError as exc:
-                errors.append(str(exc))
-                failed.set()
-                return
-            if connected:  # another attempt won meanwhile
-                sock.close()
-                return
-            connected.append(sock)
-            group.cancel_scope.cancel()
-
-        for family, address in addresses:
-            failed = anyio.Event()
-            group.start_soon(attempt, family, address, failed)
-            with anyio.move_on_after(_STAGGER):
-                await failed.wait()
 
 
 async def _connect(
