@@ -98,21 +98,17 @@ def create_completion(body: Any, reply: str, store: CompletionStore) -> Scripted
     options = request.get("stream_options") or {}
     usage = request.get("stream") is not True or options.get("include_usage") is True
     cid, created, tokens = new_id("chatcmpl"), int(time.time()), _prompt_tokens(messages)
-    chunks = text_chunks(
-        reply, model=model, id=cid, created=created, prompt_tokens=tokens, include_usage=usage
-    )
-    if n != 1 or tier is not None:
-        chunks = _fan_out(chunks, n, tier)
-    if usage:
-        completion = completion_from_chunks(chunks)
-    else:
-        completion = completion_from_chunks(
-            _fan_out(
-                text_chunks(reply, model=model, id=cid, created=created, prompt_tokens=tokens),
-                n,
-                tier,
-            )
-        )
+
+    def reply_chunks(include_usage: bool) -> list[dict[str, Any]]:
+        single = text_chunks(
+            reply, model=model, id=cid, created=created, prompt_tokens=tokens,
+            include_usage=include_usage,
+        )  # fmt: skip
+        return _fan_out(single, n, tier)
+
+    chunks = reply_chunks(usage)
+    # The completion (stored, or answered whole) always has its usage.
+    completion = completion_from_chunks(chunks if usage else reply_chunks(True))
     if tier is not None:
         completion["service_tier"] = tier
     if request.get("store") is True:
