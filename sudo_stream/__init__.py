@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     )
     from .errors import (
         InternalServerError as InternalServerError,
+        InvalidRequestError as InvalidRequestError,
     )
     from .errors import (
         NotFoundError as NotFoundError,
@@ -188,6 +189,7 @@ _LAZY: dict[str, str] = {
     "BadRequestError": ".errors",
     "ConflictError": ".errors",
     "InternalServerError": ".errors",
+    "InvalidRequestError": ".errors",
     "NotFoundError": ".errors",
     "PermissionDeniedError": ".errors",
     "RateLimitError": ".errors",
@@ -250,6 +252,7 @@ __all__ = [
     "FunctionDefinition",
     "ImageGeneration",
     "InternalServerError",
+    "InvalidRequestError",
     "LogprobsDelta",
     "NotFoundError",
     "PermissionDeniedError",

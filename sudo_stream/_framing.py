@@ -20,10 +20,12 @@ import re
 
 __all__ = ["ChunkedBody", "CloseDelimitedBody", "FramingError", "LengthBody"]
 
-# A chunk-size line: hex digits, optional whitespace and extensions (which we ignore).
-_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
-_MAX_LINE = 4096  # a chunk-size or trailer line
+# A chunk-size line: hex digits (any number of leading zeros, then at most 16: sizes up
+# to 2**64 - 1), optional whitespace and extensions (which we ignore).
+_SIZE_LINE = re.compile(rb"0*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
+_MAX_LINE = 4096  # a chunk-size or trailer line, however its bytes arrive
 _MAX_TRAILERS = 64 * 1024
+_TOO_LONG = f"a chunk-size or trailer line is longer than {_MAX_LINE} bytes"
 
 
 class FramingError(Exception):
@@ -124,6 +126,8 @@ class ChunkedBody:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
                     break  # carried to the next feed
+                if eol - pos > _MAX_LINE:
+                    raise FramingError(_TOO_LONG)
                 match = _SIZE_LINE.fullmatch(data, pos, eol)
                 if match is None:
                     raise FramingError(f"malformed chunk-size line {data[pos:eol][:40]!r}")
@@ -161,15 +165,18 @@ class ChunkedBody:
                     self.done, self._state = True, _DONE
                     self.extra = data[eol + 2 :]
                     return b"".join(pieces)
+                if eol - pos > _MAX_LINE:
+                    raise FramingError(_TOO_LONG)
                 self._trailers += eol - pos
                 if self._trailers > _MAX_TRAILERS:
                     raise FramingError("the chunked body's trailers are too large")
                 pos = eol + 2
         self._state = state
         if pos < end:
-            self._carry = data[pos:]
-            if len(self._carry) > _MAX_LINE:
-                raise FramingError("a chunk-size or trailer line is too long")
+            carry = self._carry = data[pos:]
+            # a line still without its CRLF (perhaps with the CR): the same limit as above
+            if len(carry) - carry.endswith(b"\r") > _MAX_LINE:
+                raise FramingError(_TOO_LONG)
         return b"".join(pieces)
 
     def end(self) -> None:

@@ -44,6 +44,7 @@ BODY_EXTENSION = "sudo_stream.body"
 _READ_SIZE = 16 * 1024
 _WRITE_BATCH = 64 * 1024  # request bytes gathered into one write
 _MAX_HEAD = 100 * 1024  # httpcore's limit on a response head
+_SWITCHED = "the server switched protocols (HTTP 101), which this client never asks for"
 
 _Framer = ChunkedBody | LengthBody | CloseDelimitedBody
 
@@ -276,6 +277,8 @@ class H1Connection:
             try:
                 event = protocol.next_event()
             except h11.RemoteProtocolError as exc:
+                if "_SWITCH_UPGRADE" in str(exc):  # h11's words for an unasked-for 101
+                    raise httpcore.RemoteProtocolError(_SWITCHED) from exc
                 raise httpcore.RemoteProtocolError(str(exc)) from exc
             if event is h11.NEED_DATA:
                 data = await stream.read(_READ_SIZE, read_timeout)
@@ -284,7 +287,12 @@ class H1Connection:
                 protocol.receive_data(data)
             elif isinstance(event, h11.Response):
                 return event
-            # an InformationalResponse (1xx): the real one follows
+            elif isinstance(event, h11.InformationalResponse) and event.status_code != 101:
+                continue  # 100 Continue, 103 Early Hints, ...: the real answer follows
+            else:
+                # A 101 (h11 then pauses: what follows is another protocol), or anything
+                # else that is not an answer: looping on it would never wait for the socket.
+                raise httpcore.RemoteProtocolError(_SWITCHED)
 
     # -- after a response ----------------------------------------------------------------
 

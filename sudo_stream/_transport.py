@@ -13,6 +13,7 @@ import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn
 
+import h11
 import httpx
 
 from ._config import Timeout
@@ -24,6 +25,7 @@ from .errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    InvalidRequestError,
     SudoError,
 )
 
@@ -46,13 +48,43 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+TRANSPORT_HEADERS = frozenset(
+    {
+        # framing: the transport sets them from the body it sends
+        "content-length",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "expect",
+        # the connection itself: hop-by-hop, one request at a time, never upgraded
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "upgrade",
+        "http2-settings",
+        # the origin of server_url
+        "host",
+    }
+)
+"""Headers the transport owns: given by a caller they would contradict the request that
+is actually sent (``Transfer-Encoding`` beside ``Content-Length`` is request smuggling's
+shape), or ask for a protocol switch the client cannot follow."""
+
+
 def check_header_name(name: str) -> str:
-    """Reject a header name that is not an HTTP token (``:``, spaces, CR, LF, ...)."""
+    """Reject a header name that is not an HTTP token (``:``, spaces, CR, LF, ...), or one
+    that the transport owns (:data:`TRANSPORT_HEADERS`). Returns it lowercased."""
     if not isinstance(name, str):
         raise TypeError(f"a header name must be a str, got {type(name).__name__}")
     if not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid header name {name!r}")
-    return name
+    lowered = name.lower()
+    if lowered in TRANSPORT_HEADERS:
+        raise ValueError(
+            f"header {name!r} is set by the transport from the request it sends; "
+            "it cannot be given in default_headers or extra_headers"
+        )
+    return lowered
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -252,7 +284,7 @@ class Transport:
             self._client, self.deadline_reads = http_client, False
         headers = {"user-agent": USER_AGENT, "accept": "application/json"}
         for name, value in (default_headers or {}).items():
-            headers[check_header_name(name).lower()] = check_header_value(name, value)
+            headers[check_header_name(name)] = check_header_value(name, value)
         if api_key:
             headers["authorization"] = "Bearer " + check_header_value("api_key", api_key)
         self._headers = headers
@@ -283,7 +315,7 @@ class Transport:
         if accept is not None:
             merged["accept"] = accept
         for name, value in (headers or {}).items():
-            merged[check_header_name(name).lower()] = check_header_value(name, value)
+            merged[check_header_name(name)] = check_header_value(name, value)
         # httpx bounds connect/pool and writes; reads are bounded by our deadlines when we
         # can, otherwise httpx's read timeout is the first_event bound.
         http_timeout = httpx.Timeout(
@@ -311,6 +343,10 @@ class Transport:
             return await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise_translated(exc, deadline)
+        except h11.LocalProtocolError as exc:  # httpcore lets h11's own escape from a body write
+            raise InvalidRequestError(
+                f"the request cannot be sent as built: {exc} {_describe_request(None, request)}"
+            ) from exc
         finally:
             read_deadline.reset(token)
 
@@ -442,6 +478,8 @@ def translate(
     """
     exc = as_httpx_error(exc, request)
     where = _describe_request(exc, request)
+    if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)):
+        return InvalidRequestError(f"the request cannot be sent as built: {exc} {where}".strip())
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError("connect", None, where)
     if isinstance(exc, httpx.WriteTimeout):
@@ -458,12 +496,14 @@ def translate(
     return APIConnectionError(f"connection error: {detail} {where}".strip())
 
 
-def _describe_request(exc: httpx.HTTPError, request: httpx.Request | None) -> str:
+def _describe_request(exc: httpx.HTTPError | None, request: httpx.Request | None) -> str:
     try:
-        request = exc.request
+        if exc is not None:
+            request = exc.request
     except RuntimeError:
-        if request is None:
-            return ""
+        pass
+    if request is None:
+        return ""
     return f"on {request.method} {request.url.copy_with(query=None)}"
 
 

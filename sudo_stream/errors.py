@@ -15,6 +15,8 @@
     │   └── APITimeoutError            a time bound fired (``.bound`` names which)
     ├── APIResponseValidationError     a 2xx answer we cannot use (bad JSON, wrong content
     │                                  type, larger than max_response_size)
+    ├── InvalidRequestError            a request the client itself cannot send as given
+    │                                  (also a ValueError; never retried)
     └── StreamError                    something wrong inside a stream; carries ``.partial``
 
 Foreign errors (httpx, msgspec) are translated at the boundary with ``raise ... from exc``.
@@ -44,6 +46,7 @@ __all__ = [
     "ConflictError",
     "ErrorResponse",
     "InternalServerError",
+    "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -212,6 +215,13 @@ class APIResponseValidationError(SudoError):
     def __init__(self, message: str, *, status_code: int = 200) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class InvalidRequestError(SudoError, ValueError):
+    """The HTTP layer refused to send the request as it was built: its headers contradict
+    its body (a ``Content-Length`` that does not match, set on a borrowed ``http_client``,
+    say), or it cannot be written as HTTP/1.1. A programming error, not a network one:
+    never retried, and nothing (or only part of the request) reached the server."""
 
 
 class StreamError(SudoError):

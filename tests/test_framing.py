@@ -101,10 +101,56 @@ def test_body_before_a_fault_comes_with_the_error() -> None:
 
 
 def test_endless_lines_are_refused() -> None:
-    with pytest.raises(FramingError, match="too long"):
+    with pytest.raises(FramingError, match="longer than 4096 bytes"):
         ChunkedBody().feed(b"1" + b";" * 5000)
     with pytest.raises(FramingError, match="trailers are too large"):
         ChunkedBody().feed(b"0\r\n" + b"x-t: 1\r\n" * 20_000)
+
+
+def outcome(pieces: list[bytes]) -> bytes | str:
+    framer = ChunkedBody()
+    body = b""
+    try:
+        for piece in pieces:
+            body += framer.feed(piece)
+    except FramingError as exc:
+        return str(exc)
+    assert framer.done, pieces
+    return body
+
+
+@pytest.mark.parametrize(
+    ("line", "whole"),
+    [
+        (b"5;" + b"x" * 4094, True),  # 4,096 bytes: at the limit
+        (b"5;" + b"x" * 4095, False),  # 4,097 bytes: one over
+        (b"5;" + b"x" * 5000, False),  # a complete line well over it, in one read
+    ],
+    ids=["at-the-limit", "one-over", "far-over"],
+)
+@pytest.mark.parametrize("where", ["size", "trailer"])
+def test_the_line_limit_is_the_same_however_the_bytes_arrive(line: bytes, whole: bool, where: str) -> None:
+    if where == "size":
+        wire = line + b"\r\nhello\r\n0\r\n\r\n"
+    else:
+        wire = b"5\r\nhello\r\n0\r\nx-t: " + line[5:] + b"\r\n\r\n"
+        whole = len(line[5:]) + 5 <= 4096
+    cuts = {0, 1, len(wire) // 2, *range(len(wire) - 12, len(wire))}
+    results = {outcome([wire[:i], wire[i:]] if i else [wire]) for i in cuts}
+    results.add(outcome([wire[i : i + 700] for i in range(0, len(wire), 700)]))
+    assert results == ({b"hello"} if whole else {"a chunk-size or trailer line is longer than 4096 bytes"})
+
+
+@pytest.mark.parametrize("zeros", [1, 16, 17, 40])
+def test_leading_zeros_in_a_chunk_size_are_accepted_as_h11_does(zeros: int) -> None:
+    wire = b"0" * zeros + b"5\r\nhello\r\n" + b"0" * zeros + b"\r\n\r\n"
+    for pieces in splits(wire):
+        assert outcome(pieces) == b"hello", pieces
+
+
+def test_a_chunk_size_over_64_bits_is_refused() -> None:
+    assert outcome([b"1" + b"0" * 16 + b"\r\nx\r\n"]).startswith("malformed chunk-size line")
+    assert ChunkedBody().feed(b"f" * 16 + b"\r\nx") == b"x"  # 2**64 - 1: a size, if an absurd one
 
 
 def test_a_chunked_body_cut_short_is_an_error_at_its_end() -> None:

@@ -187,10 +187,31 @@ async def test_answers_without_a_body(
     assert script.connections == 1
 
 
-async def test_an_informational_answer_is_skipped(script: ScriptServer, client: httpx.AsyncClient) -> None:
-    script.answers.append(Answer(b"HTTP/1.1 100 Continue\r\n\r\n" + sized(b"real")))
+@pytest.mark.parametrize("informational", [b"100 Continue", b"102 Processing", b"103 Early Hints"])
+async def test_an_informational_answer_is_skipped(
+    script: ScriptServer, client: httpx.AsyncClient, informational: bytes
+) -> None:
+    head = b"HTTP/1.1 " + informational + b"\r\nlink: </a>; rel=preload\r\n\r\n"
+    script.answers.append(Answer(head * 2 + sized(b"real")))
     response = await get(client, script.url)
     assert response.status_code == 200 and response.content == b"real"
+
+
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n"
+
+
+@pytest.mark.timeout(30)  # without the fix the loop spins without ever yielding: only this ends it
+@pytest.mark.parametrize("asked", [True, False], ids=["upgrade-asked", "unasked"])
+async def test_a_switch_of_protocols_is_a_protocol_error_not_a_busy_loop(
+    script: ScriptServer, client: httpx.AsyncClient, asked: bool
+) -> None:
+    # The clients refuse Upgrade headers (test_security); the connection layer must not
+    # spin if a request carries one all the same, nor if a server switches unasked.
+    script.answers.append(Answer(SWITCH + b"\x00\x00\x12\x04", close=False))
+    headers = {"connection": "upgrade", "upgrade": "h2c"} if asked else {}
+    with pytest.raises(httpx.RemoteProtocolError, match=r"switched protocols \(HTTP 101\)"):
+        await get(client, script.url, headers=headers)
+    assert client._transport._pool.connections == []  # type: ignore[attr-defined]
 
 
 async def test_the_request_is_sent_whole(script: ScriptServer, client: httpx.AsyncClient) -> None:
@@ -238,6 +259,18 @@ async def test_a_malformed_chunk_comes_after_the_data_before_it(
     assert received == b"good"
     assert (await get(client, script.url)).content == b"fresh"
     assert script.connections == 2  # a broken connection is never reused
+
+
+async def test_chunk_size_lines_over_the_socket(script: ScriptServer, client: httpx.AsyncClient) -> None:
+    # Leading zeros are fine (h11 reads up to 20 digits); a 5,000-byte line in one write
+    # is refused as surely as one that trickles in.
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    zeros = head + b"0" * 20 + b"4\r\nfine\r\n" + b"0" * 20 + b"\r\n\r\n"
+    long_line = head + b"4;" + b"x" * 5000 + b"\r\nfine\r\n0\r\n\r\n"
+    script.answers += [Answer(zeros), Answer(long_line)]
+    assert (await get(client, script.url)).content == b"fine"
+    with pytest.raises(httpx.RemoteProtocolError, match="longer than 4096 bytes"):
+        await get(client, script.url)
 
 
 async def test_no_answer_at_all_is_a_protocol_error(script: ScriptServer, client: httpx.AsyncClient) -> None:

@@ -212,6 +212,65 @@ async def test_header_injection_is_refused(headers: dict[str, str]) -> None:
         assert server.requests == []  # refused before anything was sent
 
 
+TRANSPORT_OWNED = [
+    ("Content-Length", "5"),
+    ("Transfer-Encoding", "chunked"),
+    ("Connection", "upgrade"),
+    ("Keep-Alive", "timeout=5"),
+    ("TE", "trailers"),
+    ("Trailer", "x-checksum"),
+    ("Upgrade", "h2c"),
+    ("Host", "elsewhere.example"),
+    ("Proxy-Connection", "keep-alive"),
+    ("Expect", "100-continue"),
+    ("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), TRANSPORT_OWNED, ids=[n for n, _ in TRANSPORT_OWNED])
+@pytest.mark.anyio
+async def test_headers_the_transport_owns_are_refused(name: str, value: str) -> None:
+    # Given by a caller, they would contradict the request actually sent (Transfer-Encoding
+    # beside Content-Length is request smuggling's shape) or ask for a protocol switch.
+    for spelling in (name, name.lower(), name.upper()):
+        with pytest.raises(ValueError, match=f"header {spelling!r} is set by the transport"):
+            ss.AsyncSudo(server_url="http://127.0.0.1:9", default_headers={spelling: value})
+    async with testing.FakeSudoServer() as server:
+        async with ss.AsyncSudo(server_url=server.url, retries=NO_RETRY) as sudo:
+            with pytest.raises(ValueError, match=f"header {name!r}"):
+                await sudo.router.create(messages=MESSAGES, model="m", extra_headers={name: value})
+            with pytest.raises(ValueError, match=f"header {name!r}"):
+                await sudo.router.create_streaming(
+                    messages=MESSAGES, model="m", extra_headers={name: value}
+                )
+            with pytest.raises(ValueError, match=f"header {name!r}"):
+                await sudo.router.list_chat_completions(extra_headers={name: value})
+        assert server.requests == []  # refused before anything was sent
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["our-stack", "httpx-stack"])
+@pytest.mark.anyio
+async def test_a_request_the_http_layer_refuses_is_a_typed_error_never_retried(ours: bool) -> None:
+    # A borrowed client's own headers are not ours to vet: a Content-Length that does not
+    # match the body makes h11 refuse the request. That is the caller's bug, not a network
+    # fault: an InvalidRequestError (a ValueError), on the first attempt.
+    from sudo_stream._deadline import LazyTLS
+    from sudo_stream._http import PoolTransport
+    from sudo_stream._transport import default_tls_context
+
+    transport = PoolTransport(LazyTLS(default_tls_context)) if ours else None
+    async with testing.FakeSudoServer() as server:
+        async with httpx.AsyncClient(transport=transport, headers={"content-length": "5"}) as client:
+            async with ss.AsyncSudo(server_url=server.url, http_client=client, retries=3) as sudo:
+                with pytest.raises(ss.InvalidRequestError, match="cannot be sent as built") as caught:
+                    await sudo.router.create(messages=MESSAGES, model="m")
+                assert isinstance(caught.value, ValueError)
+                assert not isinstance(caught.value, ss.APIConnectionError)
+                with pytest.raises(ss.InvalidRequestError):
+                    await sudo.router.create_streaming(messages=MESSAGES, model="m")
+        assert server.stats.total_connections <= 2  # one attempt each, no retries
+
+
 # -- server_url -----------------------------------------------------------------------------
 
 
