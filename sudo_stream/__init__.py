@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     )
     from .errors import (
         InternalServerError as InternalServerError,
+    )
+    from .errors import (
         InvalidRequestError as InvalidRequestError,
     )
     from .errors import (
