@@ -44,6 +44,8 @@ BODY_EXTENSION = "sudo_stream.body"
 _READ_SIZE = 16 * 1024
 _WRITE_BATCH = 64 * 1024  # request bytes gathered into one write
 _MAX_HEAD = 100 * 1024  # httpcore's limit on a response head
+_KEEPALIVE_MARGIN = 1.0  # seconds: an idle connection is dropped this long before the
+# server said it would close it (a request sent just as it closes is lost and retried)
 _SWITCHED = "the server switched protocols (HTTP 101), which this client never asks for"
 
 _Framer = ChunkedBody | LengthBody | CloseDelimitedBody
@@ -168,6 +170,7 @@ class H1Connection:
         self._backend = backend
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
+        self._idle_for = keepalive_expiry  # this response's: the server may ask for less
         self._stream: httpcore.AsyncNetworkStream | None = None
         self._state = _State.NEW
         self._expire_at: float | None = None
@@ -196,11 +199,13 @@ class H1Connection:
                     self, head.http_version.decode(), head.status_code, head.reason.decode(errors="replace"),
                 )
             framer = _framer(request.method, head)
+            self._idle_for = _idle_time(head, self._keepalive_expiry)
             # h11 knows both sides' keep-alive; a body that ends with the connection cannot
             reusable = (
                 protocol.our_state is h11.DONE
                 and not isinstance(framer, CloseDelimitedBody)
                 and not _both_lengths(head)  # RFC 9112 6.3: suspect framing, not reused
+                and self._idle_for != 0
             )
             leftover, _ = protocol.trailing_data
             body = ResponseBody(self, stream, framer, leftover, timeouts.get("read"), reusable)
@@ -300,8 +305,8 @@ class H1Connection:
         logger.debug("response closed on %s: %s", self, "kept alive" if reusable else "closing")
         if reusable and self._state is _State.ACTIVE:
             self._state = _State.IDLE
-            if self._keepalive_expiry is not None:
-                self._expire_at = time.monotonic() + self._keepalive_expiry
+            if self._idle_for is not None:
+                self._expire_at = time.monotonic() + self._idle_for
         else:
             await self.aclose()
         await self._release(self)
@@ -345,6 +350,28 @@ def _framer(method: bytes, head: h11.Response) -> _Framer:
         if name == b"content-length":
             length = int(value)
     return CloseDelimitedBody() if length is None else LengthBody(length)
+
+
+def _idle_time(head: h11.Response, ours: float | None) -> float | None:
+    """How long the connection may stay idle after this response: ours, or less when the
+    server's ``Keep-Alive: timeout=N`` hint is shorter (less a margin, so that we stop
+    using it before the server closes it); 0 when ``max=0`` says no more requests."""
+    for name, value in head.headers:
+        if name != b"keep-alive":
+            continue
+        for param in value.split(b","):
+            key, _, number = param.partition(b"=")
+            key = key.strip().lower()
+            try:
+                amount = float(number.strip().strip(b'"'))
+            except ValueError:
+                continue  # a malformed hint is no hint
+            if key == b"timeout" and amount >= 0:
+                hinted = max(amount - _KEEPALIVE_MARGIN, 0.0)
+                ours = hinted if ours is None else min(ours, hinted)
+            elif key == b"max" and amount <= 0:
+                return 0.0
+    return ours
 
 
 def _both_lengths(head: h11.Response) -> bool:

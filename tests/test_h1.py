@@ -4,6 +4,7 @@ bytes and keeps the connection open unless told otherwise."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -342,6 +343,35 @@ async def test_an_expired_connection_is_not_reused(script: ScriptServer, client:
     assert (await get(client, script.url)).content == b"second"
     assert script.connections == 2
     assert connection.is_closed()
+
+
+@pytest.mark.parametrize(
+    ("hint", "idle_at_most", "reused"),
+    [
+        (b"timeout=3", 2.0, True),  # kept 2 s (the hint less a second), not our 5
+        (b"Timeout=3, max=50", 2.0, True),
+        (b'timeout="3"', 2.0, True),
+        (b"timeout=1", None, False),  # nothing left after the margin: not kept at all
+        (b"timeout=0.5", None, False),
+        (b"timeout=30", 5.0, True),  # a longer hint does not stretch ours
+        (b"max=0", None, False),  # no more requests on this connection
+        (b"timeout=soon, max=x", 5.0, True),  # a malformed hint is no hint
+    ],
+)
+async def test_the_servers_keep_alive_hint_is_honoured_when_shorter(
+    script: ScriptServer, client: httpx.AsyncClient, hint: bytes, idle_at_most: float | None, reused: bool
+) -> None:
+    script.answers += [Answer(sized(b"first", b"HTTP/1.1 200 OK\r\nkeep-alive: " + hint + b"\r\n"))]
+    script.answers += [Answer(sized(b"second"))]
+    await get(client, script.url)
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    if idle_at_most is None:
+        assert pool.connections == []
+    else:
+        (connection,) = pool.connections
+        assert connection._expire_at - time.monotonic() <= idle_at_most
+    assert (await get(client, script.url)).content == b"second"
+    assert script.connections == (1 if reused else 2)
 
 
 async def test_closing_the_pool_closes_busy_connections_too(
