@@ -17,7 +17,12 @@ from typing_extensions import Unpack
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._params import CallOptions, ChatParams, ImageParams
 from ._stream import ChatStream, StreamStatistics, _EventIterator
-from .client import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RESPONSE_SIZE, AsyncSudo
+from .client import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_EVENT_SIZE,
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AsyncSudo,
+)
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
 from .models.events import StreamEvent, TextDelta
@@ -384,6 +389,7 @@ class Sudo(AbstractContextManager["Sudo"]):
         default_headers: Mapping[str, str] | None = None,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
         backend: Literal["asyncio", "trio"] = "asyncio",
     ) -> None:
         self._client = AsyncSudo(
@@ -394,6 +400,7 @@ class Sudo(AbstractContextManager["Sudo"]):
             default_headers=default_headers,
             max_event_size=max_event_size,
             max_response_size=max_response_size,
+            max_connections=max_connections,
         )
         self._portal_cm = start_blocking_portal(backend)
         self._runner = _Runner(self._portal_cm.__enter__())

@@ -23,9 +23,10 @@ from __future__ import annotations
 import enum
 import logging
 import ssl
+import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable
 
 import anyio
 import h11
@@ -65,8 +66,31 @@ def _key(origin: httpcore.Origin) -> _OriginKey:
     return origin.scheme, origin.host, origin.port  # Origin itself is not hashable
 
 
+class _Waiter:
+    """A request waiting for a connection while ``max_connections`` are open: woken with
+    an idle connection to its origin handed over, or with room for a new one."""
+
+    __slots__ = ("connection", "event", "key", "room")
+
+    def __init__(self, key: _OriginKey) -> None:
+        self.key = key
+        self.event = anyio.Event()
+        self.connection: H1Connection | None = None
+        self.room = False
+
+    @property
+    def served(self) -> bool:
+        return self.room or self.connection is not None
+
+
 class ConnectionPool:
-    """Keep-alive connections by origin, at most ``max_idle`` of them idle at a time."""
+    """Keep-alive connections by origin, at most ``max_idle`` of them idle and at most
+    ``max_connections`` open at a time (``None``: no limit).
+
+    A request beyond the limit waits, in turn, up to its ``pool`` timeout: for a
+    connection to its origin that a finished response hands over, or for room that a
+    closed one leaves. An idle connection to another origin is closed to make room.
+    """
 
     def __init__(
         self,
@@ -75,14 +99,20 @@ class ConnectionPool:
         network_backend: httpcore.AsyncNetworkBackend,
         max_idle: int,
         keepalive_expiry: float,
+        max_connections: int | None = None,
     ) -> None:
         self._ssl_context = ssl_context
         self._network_backend = network_backend
         self._max_idle = max_idle
         self._keepalive_expiry = keepalive_expiry
+        self._max_open = max_connections
         self._idle: dict[_OriginKey, deque[H1Connection]] = {}
         self._idle_count = 0
         self._busy: set[H1Connection] = set()
+        self._open = 0  # connections counted against max_connections: busy, idle, handed over
+        self._waiters: deque[_Waiter] = deque()
+        self._forgotten: deque[H1Connection] = deque()  # by finalisers on other threads
+        self._thread: int | None = None  # the event loop's
         self._closed = False
 
     @property
@@ -98,15 +128,81 @@ class ConnectionPool:
         origin = request.url.origin
         if origin.scheme not in (b"http", b"https"):
             raise httpcore.UnsupportedProtocol(f"unsupported scheme {origin.scheme.decode()!r}")
-        connection = await self._take_idle(origin) or H1Connection(
-            origin, self._network_backend, self._ssl_context, self._keepalive_expiry, self._release
-        )
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        self._thread = threading.get_ident()
+        self._settle_forgotten()
+        connection = await self._acquire(origin, timeouts.get("pool"))
         self._busy.add(connection)
         try:
             return await connection.handle_async_request(request)
         except BaseException:
             self._busy.discard(connection)  # it has closed itself
+            self._vacate()
             raise
+
+    async def _acquire(self, origin: httpcore.Origin, wait: float | None) -> H1Connection:
+        """An idle connection to ``origin``, or a new one once there is room for it."""
+        connection = await self._take_idle(origin)
+        if connection is not None:
+            return connection
+        if self._max_open is None or self._open < self._max_open:
+            self._open += 1
+        elif not await self._close_an_idle_one():  # the room it leaves is ours
+            connection = await self._wait_turn(_key(origin), wait)
+            if connection is not None:
+                return connection
+        return H1Connection(
+            origin, self._network_backend, self._ssl_context, self._keepalive_expiry, self
+        )
+
+    async def _wait_turn(self, key: _OriginKey, wait: float | None) -> H1Connection | None:
+        """Wait to be served: a connection handed over, or None for room to open one
+        (counted already)."""
+        waiter = _Waiter(key)
+        self._waiters.append(waiter)
+        try:
+            with anyio.move_on_after(float("inf") if wait is None else wait):
+                await waiter.event.wait()
+        except BaseException:  # cancelled: what we were given goes to the next in line
+            with anyio.CancelScope(shield=True):
+                await self._give_back(waiter)
+            raise
+        if self._closed:
+            if waiter.connection is not None:
+                with anyio.CancelScope(shield=True):
+                    await waiter.connection.aclose()
+            raise RuntimeError("the connection pool is closed")
+        if not waiter.served:
+            self._waiters.remove(waiter)
+            raise httpcore.PoolTimeout(
+                f"timed out waiting for a connection: all {self._max_open} that "
+                "max_connections allows are in use"
+            )
+        return waiter.connection
+
+    async def _give_back(self, waiter: _Waiter) -> None:
+        if waiter.connection is not None:
+            if not self._hand_on(waiter.connection):
+                await waiter.connection.aclose()
+                self._vacate()
+        elif waiter.room:
+            self._vacate()
+        elif waiter in self._waiters:
+            self._waiters.remove(waiter)
+
+    async def _close_an_idle_one(self) -> bool:
+        """Close an idle connection (to any origin; the oldest of its origin's) to make
+        room; False if there is none."""
+        for key, idle in self._idle.items():
+            if idle:
+                connection = idle.popleft()
+                if not idle:
+                    del self._idle[key]
+                self._idle_count -= 1
+                with anyio.CancelScope(shield=True):
+                    await connection.aclose()
+                return True
+        return False
 
     async def _take_idle(self, origin: httpcore.Origin) -> H1Connection | None:
         idle = self._idle.get(_key(origin))
@@ -127,18 +223,61 @@ class ConnectionPool:
             with anyio.CancelScope(shield=True):
                 for connection in stale:
                     await connection.aclose()
+                    self._vacate()
         return found
 
-    async def _release(self, connection: H1Connection) -> None:
+    async def release(self, connection: H1Connection) -> None:
         """A response closed: keep its connection for the next request, or close it."""
-        self._busy.discard(connection)
-        if not connection.is_idle():
-            return
-        if self._closed or self._idle_count >= self._max_idle:
+        self._settle_forgotten()
+        if connection not in self._busy:
+            return  # forgotten already, or the pool was closed
+        if connection.is_idle() and (self._closed or not self._hand_on(connection)):
             await connection.aclose()
-            return
-        self._idle.setdefault(_key(connection.origin), deque()).append(connection)
+        if not connection.is_idle():
+            self._busy.discard(connection)
+            self._vacate()
+
+    def _hand_on(self, connection: H1Connection) -> bool:
+        """Give an idle busy ``connection`` to a request waiting for its origin, or keep it
+        idle if none waits and there is room; False if it should be closed instead."""
+        key = _key(connection.origin)
+        for waiter in self._waiters:
+            if waiter.key == key:
+                self._waiters.remove(waiter)
+                self._busy.discard(connection)
+                waiter.connection = connection
+                waiter.event.set()
+                return True
+        if self._waiters or self._idle_count >= self._max_idle:
+            return False  # others wait for room: closing it makes some
+        self._busy.discard(connection)
+        self._idle.setdefault(key, deque()).append(connection)
         self._idle_count += 1
+        return True
+
+    def _vacate(self) -> None:
+        """A counted connection is gone: its room goes to the first waiter, if any."""
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.room = True
+            waiter.event.set()
+        else:
+            self._open -= 1
+
+    def forget(self, connection: H1Connection) -> None:
+        """Drop a busy connection closed without its response being closed (the response
+        was garbage collected). Synchronous, for finalisers: on another thread than the
+        pool's (the cyclic collector runs wherever it is triggered), the bookkeeping is
+        left to the pool's next operation, as waking a waiter is not thread-safe."""
+        if threading.get_ident() != self._thread:
+            self._forgotten.append(connection)
+        elif connection in self._busy:
+            self._busy.discard(connection)
+            self._vacate()
+
+    def _settle_forgotten(self) -> None:
+        while self._forgotten:
+            self.forget(self._forgotten.popleft())
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy."""
@@ -147,9 +286,13 @@ class ConnectionPool:
         self._idle.clear()
         self._busy.clear()
         self._idle_count = 0
+        self._open = 0
+        for waiter in self._waiters:  # they find the pool closed
+            waiter.event.set()
         with anyio.CancelScope(shield=True):
             for connection in connections:
                 await connection.aclose()
+
 
 
 class H1Connection:
@@ -163,10 +306,10 @@ class H1Connection:
         backend: httpcore.AsyncNetworkBackend,
         ssl_context: ssl.SSLContext,
         keepalive_expiry: float | None,
-        release: Callable[[H1Connection], Awaitable[None]],
+        pool: ConnectionPool,
     ) -> None:
         self.origin = origin
-        self._release = release
+        self._pool = pool
         self._backend = backend
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
@@ -309,7 +452,18 @@ class H1Connection:
                 self._expire_at = time.monotonic() + self._idle_for
         else:
             await self.aclose()
-        await self._release(self)
+        await self._pool.release(self)
+
+    def abandon(self) -> None:
+        """Close at once, without awaiting: for a response garbage collected unclosed,
+        whose task no longer reads from the socket."""
+        self._state = _State.CLOSED
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                sock.close()
+        self._pool.forget(self)
 
     async def aclose(self) -> None:
         self._state = _State.CLOSED
@@ -447,3 +601,13 @@ class ResponseBody:
             framer = self._framer
             reusable = self._reusable and framer.done and not framer.extra
             await self._connection._response_closed(reusable)
+
+    def abandon(self) -> bool:
+        """Close the connection at once without awaiting (the response was garbage
+        collected unclosed). True if it was still open."""
+        if self._closed:
+            return False
+        self._closed = True
+        self._stop = httpcore.ReadError("the response was closed")
+        self._connection.abandon()
+        return True

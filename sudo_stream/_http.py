@@ -58,12 +58,19 @@ class PoolTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over our :class:`~sudo_stream._h1.ConnectionPool`, whose connections honour
     our read deadlines, and whose TLS trust store ``tls`` is loaded off the event loop."""
 
-    def __init__(self, tls: LazyTLS, *, max_keepalive_connections: int = 1000) -> None:
+    def __init__(
+        self,
+        tls: LazyTLS,
+        *,
+        max_keepalive_connections: int = 1000,
+        max_connections: int | None = None,
+    ) -> None:
         self._pool = ConnectionPool(
             ssl_context=tls.placeholder,
             network_backend=SocketBackend(tls),
             max_idle=max_keepalive_connections,
             keepalive_expiry=5.0,
+            max_connections=max_connections,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -20,6 +20,7 @@ The streams implement httpcore's network stream interface, with httpcore's error
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import socket
@@ -355,7 +356,15 @@ async def _connect(
     local_address: str | None,
     options: list[typing.Any],
 ) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise httpcore.ConnectError(
+                f"cannot open a socket: {_describe(exc)}. The process is out of file "
+                "descriptors: raise its limit (ulimit -n) or lower max_connections"
+            ) from exc
+        raise httpcore.ConnectError(f"cannot open a socket: {_describe(exc)}") from exc
     try:
         sock.setblocking(False)
         for option in options:

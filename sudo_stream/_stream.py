@@ -9,6 +9,7 @@ under a shield, which returns or discards the connection at once.
 from __future__ import annotations
 
 import time
+import warnings
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import msgspec
 
 from ._config import RetryConfig, Timeout
 from ._deadline import Deadline, read_deadline
+from ._h1 import BODY_EXTENSION, ResponseBody
 from ._http import TRANSPORT_ERRORS
 from ._retry import RetryableStreamError, call_with_retries
 from ._socket import bind_deadline
@@ -222,6 +224,18 @@ class ChatStream:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<ChatStream {state} status={self.response.status_code} events={self._events}>"
+
+    def __del__(self) -> None:
+        # Dropped without being closed: give the connection back now (closed, as its body
+        # was not read to the end), and say so, as the standard library does with files.
+        if getattr(self, "_closed", True):
+            return
+        message = f"unclosed {self!r}: use `async with` or call aclose()"
+        self._closed = True
+        body = self.response.extensions.get(BODY_EXTENSION)
+        if isinstance(body, ResponseBody):
+            body.abandon()
+        warnings.warn(message, ResourceWarning, source=self, stacklevel=1)
 
     # -- the pull loop --------------------------------------------------------------------
 

@@ -204,14 +204,17 @@ def default_tls_context() -> ssl.SSLContext:
     return context
 
 
-def _new_http_client(base_url: str = "") -> tuple[httpx.AsyncClient, bool]:
+def _new_http_client(
+    base_url: str = "", max_connections: int | None = None
+) -> tuple[httpx.AsyncClient, bool]:
     """The HTTP client a Sudo client makes for itself, and whether it reads with our
     deadlines: our own connections, unless the environment names a proxy for
     ``base_url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``),
     which httpx's own transport honours and ours does not."""
     if _environment_proxy(base_url):
-        return httpx.AsyncClient(timeout=None, follow_redirects=False), False
-    transport = PoolTransport(LazyTLS(default_tls_context))
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1000)
+        return httpx.AsyncClient(timeout=None, follow_redirects=False, limits=limits), False
+    transport = PoolTransport(LazyTLS(default_tls_context), max_connections=max_connections)
     return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False), True
 
 
@@ -272,6 +275,7 @@ class Transport:
         server_url: str,
         http_client: httpx.AsyncClient | None,
         default_headers: Mapping[str, str] | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self.base_url = normalize_server_url(server_url)
         self._api_key = api_key
@@ -279,7 +283,7 @@ class Transport:
         # Our own connections read with moving deadlines; other transports (a borrowed
         # client, or httpx's when going through a proxy) get a cancel scope per read.
         if http_client is None:
-            self._client, self.deadline_reads = _new_http_client(self.base_url)
+            self._client, self.deadline_reads = _new_http_client(self.base_url, max_connections)
         else:
             self._client, self.deadline_reads = http_client, False
         headers = {"user-agent": USER_AGENT, "accept": "application/json"}
@@ -480,7 +484,9 @@ def translate(
     where = _describe_request(exc, request)
     if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)):
         return InvalidRequestError(f"the request cannot be sent as built: {exc} {where}".strip())
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if isinstance(exc, httpx.PoolTimeout):  # waiting for a turn under max_connections
+        return APITimeoutError("connect", None, f"{exc} {where}".strip())
+    if isinstance(exc, httpx.ConnectTimeout):
         return APITimeoutError("connect", None, where)
     if isinstance(exc, httpx.WriteTimeout):
         if deadline is not None and deadline.remaining() <= 0:  # the call's own bound

@@ -28,6 +28,7 @@ _DEFAULT_RETRIES = RetryConfig()
 _DEFAULT_TIMEOUT = Timeout()
 DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
 DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 class AsyncSudo:
@@ -43,6 +44,11 @@ class AsyncSudo:
     included (default 64 MiB); past them a stream raises :class:`StreamError` and any other
     call :class:`APIResponseValidationError`, naming the limit. Compressed bodies are
     decoded a step at a time, so a small gzip body cannot inflate past the limit either.
+
+    At most ``max_connections`` connections are open at once (default 1,000; ``None``:
+    no limit): a call beyond them waits for one to be free, within the ``connect`` time
+    bound. It applies to the client's own connections (and to httpx's when a proxy is
+    used), not to a borrowed ``http_client``, which has limits of its own.
 
     Use it as ``async with AsyncSudo() as sudo:``, or call :meth:`aclose` when done.
     """
@@ -60,6 +66,7 @@ class AsyncSudo:
         default_headers: Mapping[str, str] | None = None,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("SUDO_API_KEY")
@@ -71,11 +78,18 @@ class AsyncSudo:
         ):
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ValueError(f"{name} must be a positive int, got {size!r}")
+        if max_connections is not None and (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise ValueError(f"max_connections must be a positive int or None, got {max_connections!r}")
         self._transport = Transport(
             api_key=api_key or None,
             server_url=server_url,
             http_client=http_client,
             default_headers=default_headers,
+            max_connections=max_connections,
         )
         self._api_key = api_key or None
         self._retries = RetryConfig.of(retries)

@@ -486,8 +486,11 @@ async def soak(
                 async with anyio.create_task_group() as group:
                     for index in range(first, last):
                         group.start_soon(limited, index)
-                # Nothing in flight: forget the fake server's records (they grow with every
-                # request) and measure.
+                # Nothing in flight once the server has written (or given up on) the
+                # answers of streams that were left early: forget its records (they grow
+                # with every request) and measure.
+                if not await settle(lambda: server._state.answering == 0):
+                    report.problems.append("the fake server is still answering after a round")
                 report.requests += len(server.requests)
                 _forget_records(server)
                 gc.collect()
@@ -572,7 +575,7 @@ class LeftBehind:
 
 
 def _forget_records(server: testing.FakeSudoServer) -> None:
-    state = server._state  # the fake server keeps every request; only safe when idle
+    state = server._state  # the fake server keeps every request; only safe when not answering
     state.requests.clear()
     state.written.clear()
 

@@ -99,6 +99,7 @@ class _Connection:
         state = self._state
         index = state.record(request)
         exchange = Exchange(self._stream, self._h11, state, index)
+        state.answering += 1
         try:
             await play(self._api.respond(request), exchange, f"req_{secrets.token_hex(12)}")
         except Disconnected:
@@ -108,6 +109,8 @@ class _Connection:
             if self._h11.our_state is h11.SEND_RESPONSE:
                 await self._send_quietly(500, f"Fake Sudo server bug: {exc!r}")
             return False
+        finally:
+            state.answering -= 1
         if exchange.disconnected:
             state.disconnects += 1
         ours, theirs = self._h11.our_state, self._h11.their_state

@@ -65,6 +65,7 @@ class ServerState:
         self.total = 0
         self.served = 0
         self.disconnects = 0
+        self.answering = 0  # responses being written now
 
     def record(self, request: RecordedRequest) -> int:
         """Keep ``request``; return its index in ``requests`` and ``written``."""
