@@ -42,7 +42,8 @@ class AsyncSudo:
     (default 4 MiB) and ``max_response_size`` the bytes of one answer, decoded, a stream's
     included (default 64 MiB); past them a stream raises :class:`StreamError` and any other
     call :class:`APIResponseValidationError`, naming the limit. Compressed bodies are
-    decoded a step at a time, so a small gzip body cannot inflate past the limit either.
+    decoded a step at a time, so a small gzip, deflate, br or zstd body cannot inflate past
+    the limit either, and the client asks (``Accept-Encoding``) only for codings it decodes so.
 
     Use it as ``async with AsyncSudo() as sudo:``, or call :meth:`aclose` when done.
     """
