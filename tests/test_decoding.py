@@ -248,3 +248,38 @@ async def test_an_answer_in_a_coding_the_client_cannot_decode_is_refused(
         with pytest.raises(ss.InternalServerError, match=f"HTTP 503: .*could not be read.*{match}"):
             await sudo.router.create(messages=MESSAGES, model="m")
     assert len(server.requests) == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("hygiene")
+async def test_other_tasks_run_while_a_small_body_decodes_to_a_lot(
+    server: testing.FakeSudoServer,
+) -> None:
+    """A 30 KiB body that decodes to 4 MiB arrives in a read or two; the decoder lets the
+    event loop run between its 64 KiB steps, not only between reads."""
+    bomb = codings.bomb("gzip", EVENTS[0])
+    label = [("content-encoding", "gzip")]
+    server.enqueue(*[testing.Stream([bomb], headers=label, done=False)] * 2)
+    steps = (4 << 20) // _decoding.STEP
+    async with ss.AsyncSudo(
+        server_url=server.url, timeout=FAST, retries=0, max_response_size=4 << 20
+    ) as sudo:
+        for call in ("stream", "create"):
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await anyio.lowlevel.checkpoint()
+                    ticks += 1
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(tick)
+                with pytest.raises(ss.SudoError, match="max_response_size"):
+                    if call == "stream":
+                        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as s:
+                            await s.final_completion()
+                    else:
+                        await sudo.router.create(messages=MESSAGES, model="m")
+                tasks.cancel_scope.cancel()
+            assert ticks >= steps // 2, (call, ticks)
