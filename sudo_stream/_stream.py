@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import warnings
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
@@ -23,6 +22,7 @@ import msgspec
 
 from ._config import RetryConfig, Timeout
 from ._deadline import Deadline, read_deadline
+from ._decoding import DecodingError
 from ._h1 import BODY_EXTENSION, ResponseBody
 from ._http import TRANSPORT_ERRORS
 from ._retry import RetryableStreamError, call_with_retries
@@ -100,7 +100,7 @@ class ChatStream:
         # The API key is blotted out of what a server sends back into our errors.
         self._scrub = scrub
         self._choices = choices
-        # Raw bytes are cheapest; gzip and deflate go through a bounded Inflater.
+        # Raw bytes are cheapest; a compressed body goes through a decoder, a step at a time.
         self._raw, self._inflater = body_reader(response)
         # Our connections read with this stream's deadline once it is bound to them.
         self._bound = deadline_reads and bind_deadline(response.extensions, deadline)
@@ -355,25 +355,30 @@ class ChatStream:
         self._deadline.stale = True
 
     async def _read_inflated(self) -> bytes:
-        """The next decoded piece of a gzip or deflate body (b"" at its end)."""
-        inflater = self._inflater
-        assert inflater is not None
-        while not self._eof:
-            if inflater.pending:
-                return self._inflate(inflater.more)
-            raw = await self._read_raw()
-            if not raw:
-                self._eof = True
-                return self._inflate(inflater.flush)
-            data = self._inflate(partial(inflater.decode, raw))
+        """The next decoded piece of a compressed body, a step at most (b"" at its end)."""
+        decoder = self._inflater
+        assert decoder is not None
+        while True:
+            if decoder.pending:
+                # A small body may decode to a lot: let other tasks run between steps.
+                await anyio.lowlevel.checkpoint()
+                data = self._inflate(decoder.more)
+            elif self._eof:
+                return b""
+            else:
+                raw = await self._read_raw()
+                if raw:
+                    data = self._inflate(partial(decoder.decode, raw))
+                else:
+                    self._eof = True
+                    data = self._inflate(decoder.flush)
             if data:
                 return data
-        return b""
 
     def _inflate(self, step: Callable[[], bytes]) -> bytes:
         try:
             return step()
-        except zlib.error as exc:
+        except DecodingError as exc:
             raise StreamError(
                 f"could not decode the compressed stream after {self._events} events: {exc}",
                 partial=self._assembler.completion(),

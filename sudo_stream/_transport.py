@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 import ssl
 import time
-import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import h11
 import httpx
+from anyio.lowlevel import checkpoint
 
 from ._config import Timeout
 from ._deadline import Deadline, LazyTLS, read_deadline
+from ._decoding import Decoder, DecodingError, accept_encoding, decoder_for
 from ._http import TRANSPORT_ERRORS, PoolTransport, as_httpx_error, core_body
 from ._version import __version__
 from .errors import (
@@ -129,70 +130,23 @@ def media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
 
 
-INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
-INFLATE_STEP = 64 * 1024
-
-
-class Inflater:
-    """Decodes a gzip or deflate body as it arrives, at most ``step`` bytes per call, so a
-    small compressed body never expands into a huge buffer at once (a "zip bomb"): the
-    caller checks its size limit between calls. Raises ``zlib.error`` on a corrupt body.
-    """
-
-    __slots__ = ("_deflate", "_fresh", "_step", "_z")
-
-    def __init__(self, encoding: str, step: int = INFLATE_STEP) -> None:
-        self._deflate = encoding == "deflate"
-        self._z = zlib.decompressobj() if self._deflate else zlib.decompressobj(zlib.MAX_WBITS | 16)
-        self._fresh = True
-        self._step = step
-
-    @property
-    def pending(self) -> bool:
-        """Whether input is left over that :meth:`more` will decode."""
-        return bool(self._z.unconsumed_tail)
-
-    def decode(self, data: bytes) -> bytes:
-        """Decode the next piece of the body (some of it, when :attr:`pending` after)."""
-        if self._fresh:
-            self._fresh = False
-            if self._deflate:
-                try:
-                    return self._z.decompress(data, self._step)
-                except zlib.error:  # raw deflate without the zlib header, as some servers send
-                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._z.decompress(data, self._step)
-
-    def more(self) -> bytes:
-        """Decode more of the input already given."""
-        return self._z.decompress(self._z.unconsumed_tail, self._step)
-
-    def flush(self) -> bytes:
-        """At the end of the body: what the decoder still holds."""
-        return self._z.flush()
-
-
-def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Inflater | None]:
+def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Decoder | None]:
     """The body's byte iterator, and the decoder its bytes must go through, if any.
 
     Raw bytes are cheapest: our connection's body reader when the response came through
     our :class:`PoolTransport` (its errors are httpcore's: catch ``TRANSPORT_ERRORS``), else
-    ``response.stream`` (``aiter_raw`` only adds chunking we do not ask for). gzip and
-    deflate are decoded by an :class:`Inflater` (bounded per step). Any other encoding is
-    left to httpx, as is a body a transport has already read (``httpx.MockTransport``).
+    ``response.stream`` (``aiter_raw`` only adds chunking we do not ask for). A compressed
+    body is decoded by :func:`decoder_for`'s decoder, in bounded steps; httpx's own
+    decoders, which inflate each piece whole, are never used. Only a body that a
+    transport has already read whole (``httpx.MockTransport``) is taken as it is.
     Errors read from ``response.stream`` carry no request: pass it to :func:`translate`.
     """
-    encoding = response.headers.get("content-encoding", "").strip().lower()
     stream = response.stream
-    if (
-        response.is_stream_consumed
-        or not isinstance(stream, httpx.AsyncByteStream)
-        or encoding not in ("", "identity", *INFLATABLE)
-    ):
+    if response.is_stream_consumed or not isinstance(stream, httpx.AsyncByteStream):
         return response.aiter_bytes(), None
     response.is_stream_consumed = True  # ours now: httpx's readers would raise StreamConsumed
     body = core_body(response) or stream
-    return body.__aiter__(), Inflater(encoding) if encoding in INFLATABLE else None
+    return body.__aiter__(), decoder_for(response.headers.get("content-encoding", ""))
 
 
 def default_tls_context() -> ssl.SSLContext:
@@ -286,7 +240,14 @@ class Transport:
             self._client, self.deadline_reads = _new_http_client(self.base_url, max_connections)
         else:
             self._client, self.deadline_reads = http_client, False
-        headers = {"user-agent": USER_AGENT, "accept": "application/json"}
+        # Only codings decoded in bounded steps (never httpx's default, which names br and
+        # zstd whenever a library for them is installed); a caller's own header wins, and
+        # an answer in a coding we cannot bound is still refused (see _decoding).
+        headers = {
+            "user-agent": USER_AGENT,
+            "accept": "application/json",
+            "accept-encoding": accept_encoding(),
+        }
         for name, value in (default_headers or {}).items():
             headers[check_header_name(name)] = check_header_value(name, value)
         if api_key:
@@ -364,7 +325,7 @@ class Transport:
         large again).
         """
         token = read_deadline.set(deadline)
-        body, inflater = body_reader(response)
+        body, decoder = body_reader(response)
         parts: list[bytes] = []
         size = 0
         try:
@@ -373,11 +334,13 @@ class Transport:
                     raw = await body.__anext__()
                 except StopAsyncIteration:
                     raw = b""
-                if inflater is None:
+                if decoder is None:
                     piece = raw
+                elif raw:
+                    piece = decoder.decode(raw)
                 else:
-                    piece = inflater.decode(raw) if raw else inflater.flush()
-                while piece:
+                    piece = decoder.flush()
+                while True:  # a step of decoded bytes at a time
                     size += len(piece)
                     if size > limit:
                         if not cut:
@@ -388,12 +351,15 @@ class Transport:
                         parts.append(piece[: len(piece) - (size - limit)])
                         return b"".join(parts)
                     parts.append(piece)
-                    piece = inflater.more() if inflater is not None and inflater.pending else b""
+                    if decoder is None or not decoder.pending:
+                        break
+                    await checkpoint()  # a small body may decode to a lot: others run between
+                    piece = decoder.more()
                 if not raw:
                     return b"".join(parts)
         except TRANSPORT_ERRORS as exc:
             raise_translated(exc, deadline, response.request)
-        except zlib.error as exc:
+        except DecodingError as exc:
             raise APIResponseValidationError(
                 f"could not decode the response body: {exc}", status_code=response.status_code
             ) from exc
@@ -427,7 +393,11 @@ class Transport:
         status = response.status_code
         if 200 <= status < 300:
             return
-        body = self.scrub(await self.read_body(response, deadline, _ERROR_BODY_LIMIT, cut=True))
+        try:
+            body = await self.read_body(response, deadline, _ERROR_BODY_LIMIT, cut=True)
+        except APIResponseValidationError as exc:  # the status still says what went wrong
+            body = f"(the error body could not be read: {exc.message})".encode()
+        body = self.scrub(body)
         headers = self.scrub_headers(response.headers)
         if status >= 400:
             raise APIStatusError.from_response(status, headers, body)

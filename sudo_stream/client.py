@@ -43,7 +43,8 @@ class AsyncSudo:
     (default 4 MiB) and ``max_response_size`` the bytes of one answer, decoded, a stream's
     included (default 64 MiB); past them a stream raises :class:`StreamError` and any other
     call :class:`APIResponseValidationError`, naming the limit. Compressed bodies are
-    decoded a step at a time, so a small gzip body cannot inflate past the limit either.
+    decoded a step at a time, so a small gzip, deflate, br or zstd body cannot inflate past
+    the limit either, and the client asks (``Accept-Encoding``) only for codings it decodes so.
 
     At most ``max_connections`` connections are open at once (default 1,000; ``None``:
     no limit): a call beyond them waits for one to be free, within the ``connect`` time

@@ -8,12 +8,14 @@ exactly the connections the client's pool keeps alive.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ import pytest
 import sudo_stream as ss
 from sudo_stream import testing
 
+from . import codings
 from .helpers import MESSAGES
 from .soak import pool_connections, settle
 
@@ -372,6 +375,24 @@ FAULTS: dict[str, Fault] = {
         # chunk came in the same read), and then the connection is fit for reuse.
         ss.StreamError, partial=PARTIAL, reuse=None,
     ),
+    **{
+        f"{coding}{how}": Fault(
+            [testing.Stream(codings.compress(coding, [data(c) for c in CHUNKS] + [b"data: [DONE]\n\n"]),
+                            headers=[("content-encoding", coding)], done=False, **options)],
+            reuse=True,
+        )
+        for coding in ("br", "zstd")
+        for how, options in (("", {}), (", dribbled", {"piece_size": 3}))
+    },
+    **{
+        f"corrupt {coding} mid-stream": Fault(
+            [testing.Stream([*codings.compress(coding, [data(c) for c in HEAD])[:-1],
+                             testing.StallItem(0.05), b"garbage!" * 4],
+                            headers=[("content-encoding", coding)], done=False)],
+            ss.StreamError, match=f"could not decode.*corrupt {coding}", partial=PARTIAL, reuse=None,
+        )
+        for coding in ("br", "zstd")
+    },
 }
 
 
@@ -509,35 +530,61 @@ async def test_max_response_size_bounds_a_stream(server: testing.FakeSudoServer)
         await healthy(server, sudo, reuse=False)
 
 
-async def test_a_gzip_bomb_is_cut_without_inflating_it(server: testing.FakeSudoServer) -> None:
-    """16 MiB of keep-alive comments compressed to ~16 KiB: the client stops at its limit
-    without ever holding more than a step of decoded bytes."""
-    filler = b": keep-alive\n\n" * (16 * 1024 * 1024 // 14)
-    bombs = []
-    for head in (data(CHUNKS[0]), b""):
-        packer = zlib.compressobj(wbits=31)
-        bombs.append(packer.compress(head) + packer.compress(filler) + packer.flush())
-    del filler
-    assert len(bombs[0]) < 200_000
-    for bomb in bombs:
-        server.enqueue(testing.Stream([bomb], headers=[("content-encoding", "gzip")], done=False))
-    async with ss.AsyncSudo(server_url=server.url, timeout=FAST, max_response_size=1 << 20) as sudo:
+@pytest.fixture(scope="session")
+def bombs() -> dict[str, bytes]:
+    """A compression bomb in every coding, built once and not on an event loop."""
+    return {coding: codings.bomb(coding, data(CHUNKS[0])) for coding in codings.CODINGS}
+
+
+def traced_peak(peaks: list[int]) -> contextlib.AbstractContextManager[None]:
+    """Trace allocations inside the block; append the peak to ``peaks``."""
+
+    @contextlib.contextmanager
+    def trace() -> Iterator[None]:
         tracemalloc.start()
         try:
-            with pytest.raises(ss.StreamError, match="max_response_size"):
-                async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
-                    await stream.final_completion()
-            _, peak = tracemalloc.get_traced_memory()
+            yield
+            peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
-        assert peak < 6 << 20, peak  # far below the 16 MiB the body inflates to
-        # A non-streaming answer is bounded the same way.
-        with pytest.raises(ss.APIResponseValidationError, match="max_response_size"):
+
+    return trace()
+
+
+@pytest.mark.parametrize("coding", codings.CODINGS)
+async def test_a_compression_bomb_is_cut_without_inflating_it(
+    server: testing.FakeSudoServer, bombs: dict[str, bytes], coding: str
+) -> None:
+    """16 MiB of keep-alive comments compressed to at most ~32 KiB: the client stops at
+    its limit without ever holding more than a step of decoded bytes, in a stream, in a
+    non-streaming answer and in an error body."""
+    bomb = bombs[coding]
+    assert len(bomb) < 64 << 10
+    encoded = [("content-encoding", coding)]
+    server.enqueue(
+        testing.Stream([bomb], headers=encoded, done=False),
+        testing.Stream([bomb], headers=encoded, done=False),
+        testing.Error(400, body=bomb, headers=encoded),
+    )
+    peaks: list[int] = []
+    async with ss.AsyncSudo(server_url=server.url, timeout=FAST, max_response_size=256 << 10) as sudo:
+        with traced_peak(peaks), pytest.raises(ss.StreamError, match="max_response_size"):
+            async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+                await stream.final_completion()
+        # A non-streaming answer is bounded the same way, and not retried.
+        with traced_peak(peaks), pytest.raises(ss.APIResponseValidationError, match="max_response_size"):
             await sudo.router.create(messages=MESSAGES, model="m", retries=FAST_RETRIES)
-        assert len(server.requests) == 2  # not retried
+        # An error body is cut at 1 MiB (decoded).
+        with traced_peak(peaks), pytest.raises(ss.BadRequestError) as caught:
+            await sudo.router.create(messages=MESSAGES, model="m")
+        assert len(caught.value.text) == 1 << 20
+        assert len(server.requests) == 3
         # The compressed body is small: it may have been read to its end (and its
         # connection kept) by the time the limit is hit.
         await healthy(server, sudo, reuse=None)
+    # Far below the 16 MiB the body inflates to (the error body holds 1 MiB as bytes and
+    # as text).
+    assert max(peaks) < 6 << 20, peaks
 
 
 async def test_max_response_size_bounds_a_json_answer(server: testing.FakeSudoServer) -> None:
