@@ -17,6 +17,7 @@ from typing_extensions import Unpack
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._params import CallOptions, ChatParams, ImageParams
 from ._stream import ChatStream, StreamStatistics, _EventIterator
+from ._tls import CertTypes, VerifyTypes
 from .client import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RESPONSE_SIZE, AsyncSudo
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
@@ -368,8 +369,9 @@ class Sudo(AbstractContextManager["Sudo"]):
     """Blocking client of the Sudo API, for scripts and the seed SDK's examples.
 
     It runs an :class:`AsyncSudo` on an event loop in a helper thread (``backend`` is
-    ``"asyncio"`` or ``"trio"``). Use ``with Sudo(...) as sudo:`` or call :meth:`close`;
-    closing also closes every stream still open.
+    ``"asyncio"`` or ``"trio"``; the other arguments are :class:`AsyncSudo`'s). Use
+    ``with Sudo(...) as sudo:`` or call :meth:`close`; closing also closes every stream
+    still open.
     """
 
     router: Router
@@ -384,6 +386,9 @@ class Sudo(AbstractContextManager["Sudo"]):
         default_headers: Mapping[str, str] | None = None,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        system_trust_store: bool = False,
         backend: Literal["asyncio", "trio"] = "asyncio",
     ) -> None:
         self._client = AsyncSudo(
@@ -394,6 +399,9 @@ class Sudo(AbstractContextManager["Sudo"]):
             default_headers=default_headers,
             max_event_size=max_event_size,
             max_response_size=max_response_size,
+            verify=verify,
+            cert=cert,
+            system_trust_store=system_trust_store,
         )
         self._portal_cm = start_blocking_portal(backend)
         self._runner = _Runner(self._portal_cm.__enter__())
