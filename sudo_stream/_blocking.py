@@ -68,6 +68,7 @@ class _LoopThread:
             target=self._run, args=(backend, ready), name=f"sudo_stream-{backend}", daemon=True
         )
         self._thread.start()
+        self._pid = os.getpid()
         self.portal = ready.result()
 
     @staticmethod
@@ -83,26 +84,30 @@ class _LoopThread:
             if not ready.done():
                 ready.set_exception(exc)
 
+    @property
+    def in_this_process(self) -> bool:
+        """False in a forked child: the loop's thread is the parent's, nothing runs it."""
+        return self._pid == os.getpid()
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop the loop once its tasks are done, and wait for the thread (not from it)."""
         with suppress(RuntimeError, FutureTimeout):  # stopped already, or stuck at exit
             self.portal.start_task_soon(self.portal.stop).result(timeout)
         self._thread.join(timeout)
 
-    def stop_soon(self, cleanup: Callable[[], Awaitable[object]]) -> None:
-        """Run ``cleanup``, then stop the loop; without waiting, from any thread."""
-        portal = self.portal
+    def close_soon(self, cleanup: Callable[[], Awaitable[object]]) -> None:
+        """Run ``cleanup`` on the loop, then stop it, from a helper thread: without waiting,
+        from any thread (the collector may call this anywhere: on the loop's own thread,
+        or holding a lock that the loop needs to take the task)."""
+        if not self.in_this_process:
+            return
 
-        async def cleanup_and_stop() -> None:
-            try:
-                await cleanup()
-            finally:
-                await portal.stop()
+        def close() -> None:
+            with suppress(Exception):  # RuntimeError: stopped already
+                self.portal.call(cleanup)
+            self.stop()
 
-        # RuntimeError: stopped already, or this is the loop's own thread, where nothing
-        # may wait for it; the daemon thread then stays until the process ends.
-        with suppress(RuntimeError):
-            portal.start_task_soon(cleanup_and_stop)
+        threading.Thread(target=close, name=f"{self._thread.name}-close", daemon=True).start()
 
 
 _EXIT_TIMEOUT = 5.0  # seconds closing a forgotten client may take at exit, at most
@@ -120,7 +125,6 @@ class _Runner:
         self._loop = _LoopThread(backend)
         self.portal = self._loop.portal
         self._client = client
-        self._pid = os.getpid()
         self._forgotten = weakref.finalize(self, _collected_open, repr(client), self._loop, client)
         self._forgotten.atexit = False  # _close_at_exit waits for the close instead
         _open_runners.add(self)
@@ -154,8 +158,8 @@ class _Runner:
 
     def close_at_exit(self) -> None:
         """Close a client still open at interpreter exit, bounded in time."""
-        if self._pid != os.getpid() or self._forgotten.detach() is None:
-            return  # a forked child: the loop's thread is the parent's
+        if not self._loop.in_this_process or self._forgotten.detach() is None:
+            return
         try:
             _warn_unclosed(repr(self._client), "at exit")
         finally:
@@ -175,11 +179,11 @@ def _warn_unclosed(client: str, when: str) -> None:
 
 def _collected_open(client_repr: str, loop: _LoopThread, client: AsyncSudo) -> None:
     """A runner collected unclosed: close its client and stop its loop, without waiting
-    (this may run on any thread, inside whatever the collector interrupted)."""
+    (this runs on whatever thread the collector interrupted)."""
     try:
         _warn_unclosed(client_repr, "when garbage collected")
     finally:
-        loop.stop_soon(client.aclose)
+        loop.close_soon(client.aclose)
 
 
 @atexit.register

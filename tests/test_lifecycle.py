@@ -7,6 +7,8 @@ The subprocess runs are hang detectors: their 60 s timeout is a safety net, not 
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -38,13 +40,20 @@ URL = urls.get(timeout=30)
 
 
 def run_script(body: str) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` after ``import sudo_stream as ss``, ResourceWarnings shown. A process
+    that hangs is killed with every process it forked, and fails the test."""
     code = "import sudo_stream as ss\n" + textwrap.dedent(body)
-    return subprocess.run(
-        [sys.executable, "-W", "always::ResourceWarning", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=HANG,
-    )
+    args = [sys.executable, "-W", "always::ResourceWarning", "-c", code]
+    with subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=HANG)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -148,3 +157,22 @@ async def test_an_async_client_collected_unclosed_leaves_no_socket_open() -> Non
         with anyio.fail_after(10):
             while server.stats.open_connections:
                 await anyio.sleep(0.01)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_exits_without_its_parents_loop() -> None:
+    # The child inherits the client but not its loop's thread: nothing there may wait on it.
+    done = run_script(
+        """
+        import os, sys, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads running
+        client = ss.Sudo(api_key="k")
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)
+        _, status = os.waitpid(child, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "child exit 0\n"
