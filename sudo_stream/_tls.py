@@ -1,5 +1,5 @@
 """The TLS settings of a client: whom to trust (``verify``), which certificate to show
-(``cert``), and whether to ask the operating system (``system_trust_store``).
+(``cert``), and whether to trust the operating system's store (``system_trust_store``).
 
 They are checked when the client is made (types, files that exist, combinations that make
 sense), so a mistake is a clear error at once. The ``ssl.SSLContext`` they describe is
@@ -10,7 +10,9 @@ files: blocking I/O that must not run on the event loop).
 from __future__ import annotations
 
 import os
+import re
 import ssl
+import sys
 from dataclasses import dataclass
 from typing import Union
 
@@ -74,7 +76,7 @@ class TLSSettings:
                 )
             import importlib.util
 
-            if importlib.util.find_spec("truststore") is None:
+            if _OS_VERIFIER and importlib.util.find_spec("truststore") is None:
                 raise ModuleNotFoundError(
                     "system_trust_store=True needs the truststore package: "
                     "pip install 'sudo-stream[truststore]'",
@@ -99,9 +101,12 @@ class TLSSettings:
         if isinstance(verify, ssl.SSLContext):
             context = verify
         elif self.system_trust_store:
-            import truststore
+            if _OS_VERIFIER:
+                import truststore
 
-            context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            else:
+                context = _system_bundle()
             if isinstance(verify, str):  # trusted besides the system's own
                 _load_verify_locations(context, verify)
         elif verify is True:
@@ -126,6 +131,42 @@ class TLSSettings:
                 ) from exc
         context.set_alpn_protocols(["http/1.1"])
         return context
+
+
+# truststore verifies through the operating system's own API on macOS and Windows.
+# Elsewhere it is OpenSSL with the system's CA bundle, which it reloads at every
+# wrap_socket: ~75 ms of blocking file I/O per new connection, on the event loop. There we
+# load that same bundle once, in the worker thread, found as truststore finds it.
+_OS_VERIFIER = sys.platform in ("darwin", "win32")
+_CA_FILE_CANDIDATES = (  # truststore's list, after Christian Heimes' certifi-system-store
+    "/etc/ssl/cert.pem",  # Alpine, Arch, Fedora 34-43, OpenWRT, RHEL 9-10, BSD
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # Fedora 44+, RHEL 11+
+    "/etc/pki/tls/cert.pem",  # Fedora <= 34, RHEL <= 9, CentOS <= 9
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+)
+
+
+def _system_bundle() -> ssl.SSLContext:
+    """The system's CA bundle: where OpenSSL looks (``SSL_CERT_FILE`` / ``SSL_CERT_DIR``
+    included), else the usual place of the distribution (a Python whose OpenSSL was built
+    elsewhere looks in the wrong place)."""
+    defaults = ssl.get_default_verify_paths()
+    if defaults.cafile or (defaults.capath and _holds_hashed_certificates(defaults.capath)):
+        return ssl.create_default_context()
+    for cafile in _CA_FILE_CANDIDATES:
+        if os.path.isfile(cafile):
+            return ssl.create_default_context(cafile=cafile)
+    raise ValueError(
+        "system_trust_store: no CA bundle found on this system (set SSL_CERT_FILE, or pass "
+        "a CA file as verify)"
+    )
+
+
+def _holds_hashed_certificates(capath: str) -> bool:
+    if not os.path.isdir(capath):
+        return False
+    return any(re.fullmatch(r"[0-9a-fA-F]{8}\.[0-9]", name) for name in os.listdir(capath))
 
 
 def _trusting(path: str) -> ssl.SSLContext:

@@ -49,9 +49,10 @@ class AsyncSudo:
     ``SSL_CERT_DIR``), ``False`` (no verification at all), the path of a CA file or
     directory (then these CAs alone are trusted, as in httpx), or a ready
     ``ssl.SSLContext`` (used as it is, but offering HTTP/1.1 by ALPN).
-    ``system_trust_store=True`` verifies with the operating system's trust store instead
-    (the ``truststore`` package: ``pip install 'sudo-stream[truststore]'``), plus a CA
-    path given as ``verify``. ``cert`` is a client certificate, for servers that ask for
+    ``system_trust_store=True`` verifies with the operating system's trust store instead,
+    plus a CA path given as ``verify``: on macOS and Windows through the system's own API
+    (the ``truststore`` package: ``pip install 'sudo-stream[truststore]'``), elsewhere
+    with the system's CA bundle, loaded once. ``cert`` is a client certificate, for servers that ask for
     one (mTLS): a PEM file with the certificate and its key, ``(certfile, keyfile)`` or
     ``(certfile, keyfile, password)``. Files are checked when the client is made and read
     in a worker thread at the first connection; with ``http_client``, configure that

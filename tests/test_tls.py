@@ -305,10 +305,27 @@ def test_only_http_1_1_is_offered(pki: PKI, verify: str) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="truststore verifies there")
+@pytest.mark.usefixtures("hygiene")  # loaded once, off the loop: not at every connection
+async def test_the_system_trust_store_is_the_system_bundle_loaded_once(
+    pki: PKI, tls_server_context: ssl.SSLContext
+) -> None:
+    async with testing.FakeSudoServer(ssl_context=tls_server_context) as server:
+        async with ss.AsyncSudo(server_url=server.url, system_trust_store=True, verify=pki.ca_file) as sudo:
+            assert await chat(sudo) == testing.DEFAULT_REPLY  # the private CA, added
+            context = await tls_of(sudo).context()
+            assert type(context) is ssl.SSLContext and len(context.get_ca_certs()) > 1
+        async with ss.AsyncSudo(server_url=server.url, system_trust_store=True, retries=NO_RETRY) as sudo:
+            with pytest.raises(ss.TLSCertificateError):  # the OS does not know our CA
+                await sudo.router.create(messages=MESSAGES, model="m")
+
+
+@pytest.mark.anyio
 async def test_the_system_trust_store_goes_through_truststore_built_off_the_loop(
     pki: PKI, tls_server_context: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     truststore = pytest.importorskip("truststore")
+    monkeypatch.setattr("sudo_stream._tls._OS_VERIFIER", True)  # as on macOS and Windows
     built_on: list[threading.Thread] = []
 
     class Recording(truststore.SSLContext):  # type: ignore[misc, name-defined]
@@ -329,10 +346,13 @@ async def test_the_system_trust_store_goes_through_truststore_built_off_the_loop
         assert len(built_on) == 1 and built_on[0] is not threading.current_thread()
 
 
-def test_the_system_trust_store_needs_truststore(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_system_trust_store_needs_truststore_where_it_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "truststore", None)  # as if not installed
+    monkeypatch.setattr("sudo_stream._tls._OS_VERIFIER", True)
     with pytest.raises(ModuleNotFoundError, match=r"sudo-stream\[truststore\]"):
         ss.AsyncSudo(system_trust_store=True)
+    monkeypatch.setattr("sudo_stream._tls._OS_VERIFIER", False)
+    ss.AsyncSudo(system_trust_store=True)  # the system's CA bundle: no truststore needed
 
 
 # -- bad settings are refused when the client is made --------------------------------------
