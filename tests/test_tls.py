@@ -8,6 +8,7 @@ Real TLS on 127.0.0.1: the fake server with an ``ssl_context``, certificates fro
 from __future__ import annotations
 
 import logging
+import shutil
 import ssl
 import sys
 import threading
@@ -152,6 +153,20 @@ async def test_a_private_ca_given_as_a_path_is_trusted(pki: PKI, tls_server_cont
         # The CA file is this client's whole trust store: certifi's roots are not added.
         context = await anyio.to_thread.run_sync(TLSSettings.of(str(pki.ca_file)).build)
         assert len(context.get_ca_certs()) == 1
+
+
+@pytest.mark.anyio
+async def test_a_private_ca_given_as_a_hashed_directory_is_trusted(
+    pki: PKI, tls_server_context: ssl.SSLContext, tmp_path: Path
+) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to name a CA by its subject hash")
+    done = await anyio.run_process([openssl, "x509", "-hash", "-noout", "-in", str(pki.ca_file)])
+    (tmp_path / f"{done.stdout.decode().strip()}.0").write_bytes(pki.ca_file.read_bytes())
+    async with testing.FakeSudoServer(ssl_context=tls_server_context) as server:
+        async with ss.AsyncSudo(server_url=server.url, verify=tmp_path, timeout=FAST) as sudo:
+            assert await chat(sudo) == testing.DEFAULT_REPLY
 
 
 @pytest.mark.anyio
