@@ -189,8 +189,14 @@ def _collected_open(client_repr: str, loop: _LoopThread, client: AsyncSudo) -> N
 @atexit.register
 def _close_at_exit() -> None:
     # atexit runs before the interpreter freezes daemon threads: the loops still run.
+    failure: BaseException | None = None
     for runner in list(_open_runners):
-        runner.close_at_exit()
+        try:
+            runner.close_at_exit()
+        except BaseException as exc:  # the warning, under -W error: close the others too
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 _BATCH = 256

@@ -78,6 +78,22 @@ def test_an_unclosed_client_at_module_level_lets_the_interpreter_exit(backend: s
     assert "sk-unclosed-0123456789" not in done.stderr
 
 
+def test_every_unclosed_client_is_closed_at_exit_even_when_warnings_are_errors() -> None:
+    done = run_script(
+        """
+        import atexit, warnings
+        threads = []  # checked after the client's own atexit hook (hooks run last first)
+        atexit.register(lambda: print("loops left running:", sum(t.is_alive() for t in threads)))
+        warnings.simplefilter("error", ResourceWarning)
+        clients = [ss.Sudo(api_key="k"), ss.Sudo(api_key="k")]
+        threads += [client._runner._loop._thread for client in clients]
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "loops left running: 0" in done.stdout
+    assert "ResourceWarning: Sudo(" in done.stderr  # raised, reported, and no hang
+
+
 def test_a_closed_client_says_nothing_at_exit() -> None:
     done = run_script("client = ss.Sudo(api_key='k')\nclient.close()\nclient.close()\n")
     assert done.returncode == 0, done.stderr
