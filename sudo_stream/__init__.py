@@ -82,6 +82,9 @@ if TYPE_CHECKING:
         SudoError as SudoError,
     )
     from .errors import (
+        TLSCertificateError as TLSCertificateError,
+    )
+    from .errors import (
         UnprocessableEntityError as UnprocessableEntityError,
     )
     from .models import (
@@ -197,6 +200,7 @@ _LAZY: dict[str, str] = {
     "RateLimitError": ".errors",
     "StreamError": ".errors",
     "SudoError": ".errors",
+    "TLSCertificateError": ".errors",
     "UnprocessableEntityError": ".errors",
     "AssistantMessage": ".models",
     "ChatCompletion": ".models",
@@ -271,6 +275,7 @@ __all__ = [
     "Sudo",
     "SudoError",
     "SystemMessage",
+    "TLSCertificateError",
     "TextDelta",
     "Timeout",
     "Tool",

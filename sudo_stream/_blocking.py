@@ -1,22 +1,34 @@
 """Sudo, the blocking facade: the async client run on an event loop in a helper thread
-(an anyio blocking portal). Same surface, synchronous; not a second implementation."""
+(an anyio blocking portal). Same surface, synchronous; not a second implementation.
+
+A client that is never closed must not keep the process alive: its loop runs in a daemon
+thread, and it is closed (with a ``ResourceWarning``) when it is garbage collected or, if
+it is still open then, when the interpreter exits."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import threading
+import warnings
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
+import anyio
 import httpx
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import BlockingPortal
 from typing_extensions import Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._params import CallOptions, ChatParams, ImageParams
 from ._stream import ChatStream, StreamStatistics, _EventIterator
+from ._tls import CertTypes, VerifyTypes
 from .client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_EVENT_SIZE,
@@ -46,11 +58,81 @@ _DEFAULT_RETRIES = RetryConfig()
 _DEFAULT_TIMEOUT = Timeout()
 
 
-class _Runner:
-    """Runs coroutines on the portal's loop; Ctrl-C cancels the running one."""
+class _LoopThread:
+    """An event loop in a daemon thread of our own, reached through a blocking portal.
 
-    def __init__(self, portal: BlockingPortal) -> None:
-        self.portal = portal
+    Not anyio's ``start_blocking_portal``: a context manager left open is a suspended
+    generator, which the garbage collector closes at interpreter exit, once the loop's
+    thread is frozen; its ``portal.stop`` then waits forever (a ``Sudo()`` never closed
+    hung the interpreter at exit).
+    """
+
+    def __init__(self, backend: str) -> None:
+        ready: Future[BlockingPortal] = Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(backend, ready), name=f"sudo_stream-{backend}", daemon=True
+        )
+        self._thread.start()
+        self._pid = os.getpid()
+        self.portal = ready.result()
+
+    @staticmethod
+    def _run(backend: str, ready: Future[BlockingPortal]) -> None:
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                ready.set_result(portal)
+                await portal.sleep_until_stopped()
+
+        try:
+            anyio.run(serve, backend=backend)
+        except BaseException as exc:  # the loop could not start: the caller gets it
+            if not ready.done():
+                ready.set_exception(exc)
+
+    @property
+    def in_this_process(self) -> bool:
+        """False in a forked child: the loop's thread is the parent's, nothing runs it."""
+        return self._pid == os.getpid()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the loop once its tasks are done, and wait for the thread (not from it)."""
+        with suppress(RuntimeError, FutureTimeout):  # stopped already, or stuck at exit
+            self.portal.start_task_soon(self.portal.stop).result(timeout)
+        self._thread.join(timeout)
+
+    def close_soon(self, cleanup: Callable[[], Awaitable[object]]) -> None:
+        """Run ``cleanup`` on the loop, then stop it, from a helper thread: without waiting,
+        from any thread (the collector may call this anywhere: on the loop's own thread,
+        or holding a lock that the loop needs to take the task)."""
+        if not self.in_this_process:
+            return
+
+        def close() -> None:
+            with suppress(Exception):  # RuntimeError: stopped already
+                self.portal.call(cleanup)
+            self.stop()
+
+        threading.Thread(target=close, name=f"{self._thread.name}-close", daemon=True).start()
+
+
+_EXIT_TIMEOUT = 5.0  # seconds closing a forgotten client may take at exit, at most
+_open_runners: weakref.WeakSet[_Runner] = weakref.WeakSet()
+
+
+class _Runner:
+    """Runs coroutines on the loop of one :class:`Sudo`; Ctrl-C cancels the running one.
+
+    Everything a Sudo hands out (streams, pages) holds its runner, so the loop lives as
+    long as any of them; a runner collected unclosed closes the client and stops the loop.
+    """
+
+    def __init__(self, backend: str, client: AsyncSudo) -> None:
+        self._loop = _LoopThread(backend)
+        self.portal = self._loop.portal
+        self._client = client
+        self._forgotten = weakref.finalize(self, _collected_open, repr(client), self._loop, client)
+        self._forgotten.atexit = False  # _close_at_exit waits for the close instead
+        _open_runners.add(self)
 
     def run(self, func: Callable[[], Awaitable[T]]) -> T:
         future = self.portal.start_task_soon(func)
@@ -66,6 +148,60 @@ class _Runner:
                 yield self.run(source.__anext__)
             except StopAsyncIteration:
                 return
+
+    def close(self, streams: Sequence[Stream] = ()) -> None:
+        """Close ``streams`` and the client, then stop the loop (once)."""
+        if self._forgotten.detach() is None:
+            return
+        _open_runners.discard(self)
+        try:
+            for stream in streams:
+                stream.close()
+            self.run(self._client.aclose)
+        finally:
+            self._loop.stop()
+
+    def close_at_exit(self) -> None:
+        """Close a client still open at interpreter exit, bounded in time."""
+        if not self._loop.in_this_process or self._forgotten.detach() is None:
+            return
+        try:
+            _warn_unclosed(repr(self._client), "at exit")
+        finally:
+            with suppress(Exception):
+                self.portal.start_task_soon(self._client.aclose).result(_EXIT_TIMEOUT)
+            self._loop.stop(_EXIT_TIMEOUT)
+
+
+def _warn_unclosed(client: str, when: str) -> None:
+    warnings.warn(
+        f"{client.replace('AsyncSudo', 'Sudo', 1)} was never closed; closed {when} "
+        "(use `with Sudo(...) as sudo:` or call close())",
+        ResourceWarning,
+        stacklevel=2,
+    )
+
+
+def _collected_open(client_repr: str, loop: _LoopThread, client: AsyncSudo) -> None:
+    """A runner collected unclosed: close its client and stop its loop, without waiting
+    (this runs on whatever thread the collector interrupted)."""
+    try:
+        _warn_unclosed(client_repr, "when garbage collected")
+    finally:
+        loop.close_soon(client.aclose)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # atexit runs before the interpreter freezes daemon threads: the loops still run.
+    failure: BaseException | None = None
+    for runner in list(_open_runners):
+        try:
+            runner.close_at_exit()
+        except BaseException as exc:  # the warning, under -W error: close the others too
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 _BATCH = 256
@@ -258,7 +394,7 @@ class Router:
     """The router operations of :class:`Sudo`, blocking."""
 
     def __init__(self, owner: Sudo) -> None:
-        self._owner = owner
+        self._streams = owner._streams  # not the Sudo: no cycle to delay its collection
         self._runner = owner._runner
         self._router = owner._client.router
 
@@ -292,7 +428,7 @@ class Router:
             return await request
 
         blocking = Stream(self._runner, self._runner.run(open_stream))
-        self._owner._streams.add(blocking)
+        self._streams.add(blocking)
         return blocking
 
     def list_chat_completions(
@@ -373,8 +509,10 @@ class Sudo(AbstractContextManager["Sudo"]):
     """Blocking client of the Sudo API, for scripts and the seed SDK's examples.
 
     It runs an :class:`AsyncSudo` on an event loop in a helper thread (``backend`` is
-    ``"asyncio"`` or ``"trio"``). Use ``with Sudo(...) as sudo:`` or call :meth:`close`;
-    closing also closes every stream still open.
+    ``"asyncio"`` or ``"trio"``); the other arguments are :class:`AsyncSudo`'s. Use
+    ``with Sudo(...) as sudo:`` or call :meth:`close`; closing also closes every stream
+    still open. A client never closed is closed, with a ``ResourceWarning``, once nothing
+    refers to it (nor to a stream or page it returned), or at interpreter exit.
     """
 
     router: Router
@@ -390,6 +528,9 @@ class Sudo(AbstractContextManager["Sudo"]):
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        system_trust_store: bool = False,
         backend: Literal["asyncio", "trio"] = "asyncio",
     ) -> None:
         self._client = AsyncSudo(
@@ -401,11 +542,12 @@ class Sudo(AbstractContextManager["Sudo"]):
             max_event_size=max_event_size,
             max_response_size=max_response_size,
             max_connections=max_connections,
+            verify=verify,
+            cert=cert,
+            system_trust_store=system_trust_store,
         )
-        self._portal_cm = start_blocking_portal(backend)
-        self._runner = _Runner(self._portal_cm.__enter__())
+        self._runner = _Runner(backend, self._client)
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
-        self._closed = False
         self.router = Router(self)
 
     @property
@@ -418,15 +560,7 @@ class Sudo(AbstractContextManager["Sudo"]):
 
     def close(self) -> None:
         """Close open streams, the connection pool and the helper thread."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            for stream in list(self._streams):
-                stream.close()
-            self._runner.run(self._client.aclose)
-        finally:
-            self._portal_cm.__exit__(None, None, None)
+        self._runner.close(list(self._streams))
 
     def __exit__(
         self,

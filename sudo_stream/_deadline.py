@@ -87,9 +87,9 @@ class LazyTLS:
 
     The connection pool is handed :attr:`placeholder`, a context that verifies certificates and host
     names but trusts no CA (so if it were ever used as it is, every handshake would fail,
-    closed). Our sockets' ``start_tls`` swaps it for the real one, made by ``factory`` (the
-    same default context httpx builds: certifi's bundle, or ``SSL_CERT_FILE`` /
-    ``SSL_CERT_DIR``).
+    closed). Our sockets' ``start_tls`` swaps it for the real one, made by ``factory``
+    (:meth:`sudo_stream._tls.TLSSettings.build`: by default the same context httpx builds,
+    certifi's bundle or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
     """
 
     def __init__(self, factory: Callable[[], ssl.SSLContext]) -> None:
@@ -98,11 +98,22 @@ class LazyTLS:
         self._context: ssl.SSLContext | None = None
 
     async def context(self) -> ssl.SSLContext:
-        """The real context (loaded once; concurrent first callers may each load one)."""
+        """The real context (loaded once; concurrent first callers may each load one).
+
+        A context that cannot be built (a CA or key file that is not PEM, a key that does
+        not match its certificate or its password, a file gone since the client was made)
+        raises :class:`~sudo_stream.errors.TLSCertificateError`, never retried; the next
+        handshake tries again.
+        """
         if self._context is None:
             import anyio.to_thread
 
-            context = await anyio.to_thread.run_sync(self._factory)
+            try:
+                context = await anyio.to_thread.run_sync(self._factory)
+            except (OSError, ValueError, ImportError) as exc:  # ssl.SSLError is an OSError
+                from .errors import TLSCertificateError
+
+                raise TLSCertificateError(f"could not load the TLS settings: {exc}") from exc
             if self._context is None:
                 self._context = context
         return self._context

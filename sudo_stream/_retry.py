@@ -13,7 +13,13 @@ import anyio
 import tenacity
 
 from ._config import RetryConfig
-from .errors import APIConnectionError, APIStatusError, APITimeoutError, StreamError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    StreamError,
+    TLSCertificateError,
+)
 
 T = TypeVar("T")
 
@@ -28,6 +34,8 @@ def is_retryable(exc: BaseException, policy: RetryConfig) -> bool:
     """Whether ``exc`` may be retried under ``policy``."""
     if isinstance(exc, APIStatusError):
         return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    if isinstance(exc, TLSCertificateError):  # the same certificates fail the same way
+        return False
     if isinstance(exc, APITimeoutError):
         return exc.bound != "total" and policy.retry_connection_errors
     if isinstance(exc, APIConnectionError):

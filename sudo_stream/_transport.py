@@ -6,6 +6,7 @@ read deadlines."""
 
 from __future__ import annotations
 
+import logging
 import re
 import ssl
 import time
@@ -20,6 +21,7 @@ from ._config import Timeout
 from ._deadline import Deadline, LazyTLS, read_deadline
 from ._decoding import Decoder, DecodingError, accept_encoding, decoder_for
 from ._http import TRANSPORT_ERRORS, PoolTransport, as_httpx_error, core_body
+from ._tls import TLSSettings
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -28,12 +30,15 @@ from .errors import (
     APITimeoutError,
     InvalidRequestError,
     SudoError,
+    TLSCertificateError,
 )
 
 DEFAULT_SERVER_URL = "https://sudoapp.dev/api"
+DEFAULT_TLS = TLSSettings()
 USER_AGENT = f"sudo_stream/{__version__} (python; httpx {httpx.__version__})"
 
 QueryParams = Sequence[tuple[str, str]]
+logger = logging.getLogger("sudo_stream.http")
 _ERROR_BODY_LIMIT = 1 << 20
 _CLOSE_LIMIT = 1.0  # seconds a shielded close may take
 
@@ -159,30 +164,43 @@ def default_tls_context() -> ssl.SSLContext:
 
 
 def _new_http_client(
-    base_url: str = "", max_connections: int | None = None
+    base_url: str = "", tls: TLSSettings = DEFAULT_TLS, max_connections: int | None = None
 ) -> tuple[httpx.AsyncClient, bool]:
     """The HTTP client a Sudo client makes for itself, and whether it reads with our
     deadlines: our own connections, unless the environment names a proxy for
     ``base_url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``),
-    which httpx's own transport honours and ours does not."""
-    if _environment_proxy(base_url):
+    which httpx's own transport honours and ours does not. Either way with ``tls``."""
+    proxy = _environment_proxy(base_url)
+    if proxy:
+        logger.debug(
+            "%s names a proxy for %s: requests go through httpx's own transport (a cancel "
+            "scope per read, no read-when-asked memory bound)",
+            proxy,
+            base_url,
+        )
+        # httpx builds its TLS context here, on the calling thread, as it always does.
+        verify = True if tls.is_default else tls.build()
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1000)
-        return httpx.AsyncClient(timeout=None, follow_redirects=False, limits=limits), False
-    transport = PoolTransport(LazyTLS(default_tls_context), max_connections=max_connections)
+        client = httpx.AsyncClient(verify=verify, timeout=None, follow_redirects=False, limits=limits)
+        return client, False
+    transport = PoolTransport(LazyTLS(tls.build), max_connections=max_connections)
     return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False), True
 
 
-def _environment_proxy(url: str) -> bool:
+def _environment_proxy(url: str) -> str | None:
+    """The environment variable that names a proxy for ``url`` (``HTTPS_PROXY``, ...),
+    or None. Never the proxy's URL: it may hold credentials."""
     import urllib.parse
     import urllib.request
 
     parts = urllib.parse.urlsplit(url)
     proxies = urllib.request.getproxies_environment()
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
+    scheme = parts.scheme if proxies.get(parts.scheme) else "all" if proxies.get("all") else None
+    if scheme is None:
+        return None
     # NO_PROXY, as httpx reads it (in CPython's urllib since 2.x; typeshed lacks it)
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    return not bypass(parts.hostname or "", proxies)
+    return None if bypass(parts.hostname or "", proxies) else f"{scheme.upper()}_PROXY"
 
 
 class RequestBody(httpx.AsyncByteStream):
@@ -229,6 +247,7 @@ class Transport:
         server_url: str,
         http_client: httpx.AsyncClient | None,
         default_headers: Mapping[str, str] | None = None,
+        tls: TLSSettings = DEFAULT_TLS,
         max_connections: int | None = None,
     ) -> None:
         self.base_url = normalize_server_url(server_url)
@@ -237,7 +256,14 @@ class Transport:
         # Our own connections read with moving deadlines; other transports (a borrowed
         # client, or httpx's when going through a proxy) get a cancel scope per read.
         if http_client is None:
-            self._client, self.deadline_reads = _new_http_client(self.base_url, max_connections)
+            self._client, self.deadline_reads = _new_http_client(
+                self.base_url, tls, max_connections
+            )
+        elif not tls.is_default:
+            raise ValueError(
+                "verify, cert and system_trust_store configure the client's own connections; "
+                "with http_client, set them on that client (httpx.AsyncClient(verify=...))"
+            )
         else:
             self._client, self.deadline_reads = http_client, False
         # Only codings decoded in bounded steps (never httpx's default, which names br and
@@ -452,6 +478,9 @@ def translate(
     """
     exc = as_httpx_error(exc, request)
     where = _describe_request(exc, request)
+    refused = _refused_certificate(exc)
+    if refused is not None:
+        return TLSCertificateError(f"{_certificate_hint(refused)}: {refused} {where}".strip())
     if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)):
         return InvalidRequestError(f"the request cannot be sent as built: {exc} {where}".strip())
     if isinstance(exc, httpx.PoolTimeout):  # waiting for a turn under max_connections
@@ -470,6 +499,36 @@ def translate(
         return APIConnectionError(f"could not decode the response body: {exc} {where}".strip())
     detail = str(exc) or type(exc).__name__
     return APIConnectionError(f"connection error: {detail} {where}".strip())
+
+
+def _refused_certificate(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind ``exc`` if it is about a certificate: ours refusing the
+    server's, or the server's alert refusing (or asking for) ours."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx's error, from httpcore's, from ssl's: a short chain
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError) or (
+            isinstance(seen, ssl.SSLError) and _names_a_certificate(seen.reason)
+        ):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _names_a_certificate(reason: str | None) -> bool:
+    # OpenSSL's alert names: SSLV3_ALERT_BAD_CERTIFICATE, TLSV13_ALERT_CERTIFICATE_REQUIRED,
+    # SSLV3_ALERT_CERTIFICATE_EXPIRED, TLSV1_ALERT_UNKNOWN_CA, ...
+    return reason is not None and ("CERTIFICATE" in reason or reason.endswith("UNKNOWN_CA"))
+
+
+def _certificate_hint(error: ssl.SSLError) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            "TLS: the server's certificate was refused (trust its CA with verify=, "
+            "or system_trust_store=True)"
+        )
+    return "TLS: the server refused the client certificate, or wants one (see cert=)"
 
 
 def _describe_request(exc: httpx.HTTPError | None, request: httpx.Request | None) -> str:

@@ -17,6 +17,7 @@ from ._deadline import Deadline
 from ._params import CallOptions
 from ._retry import call_with_retries
 from ._stream import ChatStream, open_chat_stream
+from ._tls import CertTypes, TLSSettings, VerifyTypes
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
 from .errors import APIResponseValidationError, APITimeoutError
 from .models._lenient import decode_lenient
@@ -51,6 +52,19 @@ class AsyncSudo:
     bound. It applies to the client's own connections (and to httpx's when a proxy is
     used), not to a borrowed ``http_client``, which has limits of its own.
 
+    TLS: ``verify`` is ``True`` (certifi's CA bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``), ``False`` (no verification at all), the path of a CA file or
+    directory (then these CAs alone are trusted, as in httpx), or a ready
+    ``ssl.SSLContext`` (used as it is, but offering HTTP/1.1 by ALPN).
+    ``system_trust_store=True`` verifies with the operating system's trust store instead,
+    plus a CA path given as ``verify``: on macOS and Windows through the system's own API
+    (the ``truststore`` package: ``pip install 'sudo-stream[truststore]'``), elsewhere
+    with the system's CA bundle, loaded once. ``cert`` is a client certificate, for servers that ask for
+    one (mTLS): a PEM file with the certificate and its key, ``(certfile, keyfile)`` or
+    ``(certfile, keyfile, password)``. Files are checked when the client is made and read
+    in a worker thread at the first connection; with ``http_client``, configure that
+    client instead.
+
     Use it as ``async with AsyncSudo() as sudo:``, or call :meth:`aclose` when done.
     """
 
@@ -68,7 +82,11 @@ class AsyncSudo:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        system_trust_store: bool = False,
     ) -> None:
+        tls = TLSSettings.of(verify, cert, system_trust_store)
         if api_key is None:
             api_key = os.environ.get("SUDO_API_KEY")
         if server_url is None:
@@ -91,6 +109,7 @@ class AsyncSudo:
             http_client=http_client,
             default_headers=default_headers,
             max_connections=max_connections,
+            tls=tls,
         )
         self._api_key = api_key or None
         self._retries = RetryConfig.of(retries)

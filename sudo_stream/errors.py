@@ -12,7 +12,9 @@
     │   ├── RateLimitError             429
     │   └── InternalServerError        5xx
     ├── APIConnectionError             no answer: refused, reset before a response, DNS, TLS
-    │   └── APITimeoutError            a time bound fired (``.bound`` names which)
+    │   ├── APITimeoutError            a time bound fired (``.bound`` names which)
+    │   └── TLSCertificateError        a certificate refused, by us or by the server, or
+    │                                  TLS settings that cannot be loaded (never retried)
     ├── APIResponseValidationError     a 2xx answer we cannot use (bad JSON, wrong content
     │                                  type, larger than max_response_size)
     ├── InvalidRequestError            a request the client itself cannot send as given
@@ -53,6 +55,7 @@ __all__ = [
     "StreamError",
     "SudoDefaultError",
     "SudoError",
+    "TLSCertificateError",
     "UnprocessableEntityError",
 ]
 
@@ -203,6 +206,13 @@ class APITimeoutError(APIConnectionError):
         super().__init__(text)
         self.bound = bound
         self.seconds = seconds
+
+
+class TLSCertificateError(APIConnectionError):
+    """The TLS handshake failed on a certificate: the server's is not trusted or is for
+    another name (see ``verify``), the server refused ours or asked for one (see ``cert``),
+    or the client's own TLS settings could not be loaded (a file that is not PEM, a wrong
+    key password). Never retried: another attempt would show the same certificates."""
 
 
 class APIResponseValidationError(SudoError):

@@ -89,7 +89,12 @@ def _names_a_host(host: Any = None, *args: Any, **kwargs: Any) -> bool:
 
 _SOCKET_METHODS = ("accept", "connect", "recv", "recv_into", "recvfrom", "send", "sendall", "sendto")
 _RESOLVERS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex")
-_CERT_LOADERS = ("load_verify_locations", "load_default_certs", "set_default_verify_paths")
+_CERT_LOADERS = (
+    "load_verify_locations",
+    "load_default_certs",
+    "set_default_verify_paths",
+    "load_cert_chain",
+)
 
 
 class BlockingCallDetector:

@@ -29,9 +29,10 @@ async def serve_connection(
     state: ServerState,
     api: FakeAPI,
     send_buffer_size: int | None,
-    stream: anyio.abc.SocketStream,
+    stream: anyio.abc.ByteStream,
 ) -> None:
-    """Serve ``api`` on ``stream`` until either side closes it; always close it.
+    """Serve ``api`` on ``stream`` (TCP, or TLS over TCP) until either side closes it;
+    always close it.
 
     ``send_buffer_size`` sets the socket's ``SO_SNDBUF`` first.
     """
@@ -73,7 +74,7 @@ def _record(head: h11.Request, body: bytes, connection: int) -> RecordedRequest:
 
 class _Connection:
     def __init__(
-        self, state: ServerState, api: FakeAPI, stream: anyio.abc.SocketStream, number: int
+        self, state: ServerState, api: FakeAPI, stream: anyio.abc.ByteStream, number: int
     ) -> None:
         self._state = state
         self._api = api

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -9,12 +11,15 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from anyio.streams.tls import TLSStream
 
 from ._api import CHAT_PATH, FakeAPI
 from ._connection import serve_connection
 from ._endpoints import DEFAULT_MODELS, DEFAULT_REPLY
 from ._records import RecordedRequest, ServerState, ServerStats
 from ._responses import ScriptedResponse
+
+_HANDSHAKE_TIMEOUT = 10.0
 
 
 class FakeSudoServer:
@@ -31,6 +36,11 @@ class FakeSudoServer:
     <api_key>`` get a 401. ``send_buffer_size`` sets ``SO_SNDBUF`` on accepted sockets, to
     bound how much gets written while a client does not read.
 
+    With ``ssl_context`` (a server-side ``ssl.SSLContext``: its certificate, and
+    ``verify_mode = ssl.CERT_REQUIRED`` with a CA to ask clients for theirs) it speaks
+    HTTPS, and :attr:`url` is an ``https://`` URL. A client that fails the handshake gets
+    the TLS alert saying why and is dropped; :attr:`handshake_errors` lists them.
+
     ``host`` should be an IP address: a name resolving to several addresses gets one
     listener per address, each on its own port when ``port`` is 0.
     """
@@ -44,8 +54,12 @@ class FakeSudoServer:
         send_buffer_size: int | None = None,
         reply: str = DEFAULT_REPLY,
         models: Sequence[str] = DEFAULT_MODELS,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
+        self._ssl_context = ssl_context
+        self._handshake_errors: list[Exception] = []
+        self._handshakes = 0
         self._port = port
         self._api = FakeAPI(api_key=api_key, reply=reply, models=models)
         self._state = ServerState()
@@ -81,8 +95,37 @@ class FakeSudoServer:
         # The block's own exception propagates as it is, not wrapped in an exception group.
         await stack.__aexit__(None, None, None)
 
-    async def _serve(self, stream: anyio.abc.SocketStream) -> None:
+    async def _serve(self, tcp: anyio.abc.SocketStream) -> None:
+        stream: anyio.abc.ByteStream = tcp
+        if self._ssl_context is not None:
+            self._handshakes += 1
+            try:
+                with anyio.fail_after(_HANDSHAKE_TIMEOUT):
+                    # Clients may close without a TLS close_notify, as HTTP/1.1 allows.
+                    stream = await _AlertingTLSStream.wrap(
+                        tcp, server_side=True, ssl_context=self._ssl_context, standard_compatible=False
+                    )
+            except BaseException as exc:
+                await anyio.aclose_forcefully(tcp)
+                if not isinstance(exc, Exception):  # cancelled: the server is closing
+                    raise
+                self._handshake_errors.append(exc)  # the client's doing (its certificate, ...)
+                return
+            finally:
+                self._handshakes -= 1
         await serve_connection(self._state, self._api, self._send_buffer_size, stream)
+
+    @property
+    def handshakes_in_progress(self) -> int:
+        """TLS handshakes under way (with an ``ssl_context``): once it is 0 after a client
+        gave up, :attr:`handshake_errors` holds every failure of its attempts."""
+        return self._handshakes
+
+    @property
+    def handshake_errors(self) -> list[Exception]:
+        """Why TLS handshakes failed (with an ``ssl_context``), in order: each is a client
+        turned away, so these are not :attr:`errors` of the server's own."""
+        return self._handshake_errors
 
     @property
     def host(self) -> str:
@@ -98,9 +141,11 @@ class FakeSudoServer:
 
     @property
     def url(self) -> str:
-        """The base URL for the client, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        """The base URL for the client, e.g. ``http://127.0.0.1:54321`` (no trailing slash;
+        ``https://`` with an ``ssl_context``)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     def enqueue(
         self, *responses: ScriptedResponse, method: str = "POST", path: str = CHAT_PATH
@@ -146,3 +191,20 @@ class FakeSudoServer:
     def stored_completions(self) -> list[dict[str, Any]]:
         """Copies of the stored completions, oldest first."""
         return self._api.store.all()
+
+
+
+class _AlertingTLSStream(TLSStream):
+    """anyio's TLS stream, but a handshake that fails sends its TLS alert before the
+    connection is dropped (anyio leaves it unsent), as a real server does: the client
+    then learns why ("certificate required", "unknown CA") instead of seeing an EOF."""
+
+    async def _call_sslobject_method(self, func: Any, *args: Any) -> Any:  # type: ignore[override]
+        try:
+            return await super()._call_sslobject_method(func, *args)
+        except ssl.SSLError:
+            alert = self._write_bio.read()
+            if alert:
+                with contextlib.suppress(Exception):  # the client is gone already
+                    await self.transport_stream.send(alert)
+            raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,6 +22,7 @@ def serve_in_thread(
     reply: str = DEFAULT_REPLY,
     models: Sequence[str] = DEFAULT_MODELS,
     backend: str = "asyncio",
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Iterator[FakeSudoServer]:
     """Run a :class:`FakeSudoServer` in a background thread for the ``with`` block.
 
@@ -36,6 +38,7 @@ def serve_in_thread(
         send_buffer_size=send_buffer_size,
         reply=reply,
         models=models,
+        ssl_context=ssl_context,
     )
     with start_blocking_portal(backend) as portal, portal.wrap_async_context_manager(server):
         yield server
