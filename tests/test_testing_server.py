@@ -608,6 +608,9 @@ async def test_unknown_route_and_bad_requests(client: httpx.AsyncClient) -> None
     assert malformed.json()["error"]["type"] == "invalid_request_error"
     for payload in ({"messages": []}, {"model": "m"}, [1]):
         assert (await client.post(CHAT, json=payload)).status_code == 400
+    # more choices than OpenAI allows: refused, not billions of chunks built for it
+    too_many = await client.post(CHAT, json={"model": "m", "messages": [], "n": 2**31})
+    assert too_many.status_code == 400 and "'n'" in too_many.json()["error"]["message"]
     for params in ({"limit": "x"}, {"limit": "0"}, {"order": "up"}, {"after": "missing"}):
         assert (await client.get(CHAT, params=params)).status_code == 400
 

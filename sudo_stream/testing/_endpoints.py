@@ -31,6 +31,9 @@ DEFAULT_MODELS = (
 )
 """The models ``GET /v1/models`` lists by default."""
 
+MAX_CHOICES = 128
+"""The most choices (``n``) the fake server answers, as OpenAI's limit; more is a 400."""
+
 _OWNERS = {
     "gpt": "openai",
     "claude": "anthropic",
@@ -92,8 +95,8 @@ def create_completion(body: Any, reply: str, store: CompletionStore) -> Scripted
         raise ValueError("Missing required parameter: 'messages'.")
     n = request.get("n")
     n = 1 if n is None else n
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise ValueError("'n' must be a non-negative integer.")
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_CHOICES:
+        raise ValueError(f"'n' must be an integer between 0 and {MAX_CHOICES}.")
     tier = request.get("service_tier")
     options = request.get("stream_options") or {}
     usage = request.get("stream") is not True or options.get("include_usage") is True
