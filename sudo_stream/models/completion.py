@@ -33,8 +33,13 @@ class ChatCompletionMessage(Response):
             self.reasoning_content = self.reasoning
 
     def to_param(self) -> dict[str, Any]:
-        """This message as a request message, to send back in a follow-up turn."""
-        param: dict[str, Any] = {"role": self.role, "content": self.content}
+        """This message as a request message, to send back in a follow-up turn.
+
+        A reply with only tool calls has ``content: None``; it is sent back as ``""``, as
+        the API requires of an assistant message (a string or a list of parts, not null).
+        """
+        content = "" if self.content is None else self.content
+        param: dict[str, Any] = {"role": self.role, "content": content}
         if self.refusal is not None:
             param["refusal"] = self.refusal
         if self.tool_calls:

@@ -1,0 +1,428 @@
+"""The request and response contract: the seed's OpenAPI document, checked over real sockets.
+
+Every body the client builds is sent to the fake server, recorded there, and validated
+against the document's ``ChatCompletionRequest`` (and the supplement's metadata-update and
+image-request schemas; see tests/contract.py). Every answer of the fake server is captured
+raw from the socket and validated against the schema of its operation. Answers that the
+document allows but that are not the usual shape decode instead of failing the call.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sudo_stream as ss
+from sudo_stream import testing
+from sudo_stream.models import (
+    AssistantAudioId,
+    AssistantMessage,
+    AudioParameters,
+    DeveloperMessage,
+    FunctionCall,
+    FunctionDefinition,
+    InputAudio,
+    InputAudioPart,
+    InputFilePart,
+    InputImagePart,
+    InputTextPart,
+    JSONSchemaFormat,
+    PredictionContent,
+    ResponseFormat,
+    StreamOptions,
+    SystemMessage,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    ToolChoiceFunction,
+    ToolMessage,
+    UserMessage,
+)
+
+from . import contract
+from .helpers import MESSAGES
+
+pytestmark = pytest.mark.anyio
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def sent(server: testing.FakeSudoServer) -> Any:
+    """The JSON body of the last request the server received."""
+    return server.requests[-1].json()
+
+
+async def chat_body(server: testing.FakeSudoServer, *, streaming: bool, **kwargs: Any) -> Any:
+    """Send a chat completion (read to its end), return the body the server received."""
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        if streaming:
+            async with sudo.router.create_streaming(**kwargs) as stream:
+                await stream.final_completion()
+        else:
+            await sudo.router.create(**kwargs)
+    return sent(server)
+
+
+# -- what the client sends ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["create", "create_streaming"])
+async def test_stop_as_one_string_is_sent_as_a_list(
+    server: testing.FakeSudoServer, streaming: bool
+) -> None:
+    body = await chat_body(server, streaming=streaming, messages=MESSAGES, model="m", stop="END")
+    assert body["stop"] == ["END"]
+    contract.check("ChatCompletionRequest", body)
+    body = await chat_body(server, streaming=streaming, messages=MESSAGES, model="m", stop=None)
+    assert body["stop"] is None  # an explicit null is still sent: the document allows it
+
+
+NON_FINITE = [math.nan, math.inf, -math.inf]
+NON_FINITE_PLACES: dict[str, tuple[Callable[[float], dict[str, Any]], str]] = {
+    "temperature": (lambda x: {"temperature": x}, "temperature"),
+    "top_p": (lambda x: {"top_p": x}, "top_p"),
+    "frequency_penalty": (lambda x: {"frequency_penalty": x}, "frequency_penalty"),
+    "presence_penalty": (lambda x: {"presence_penalty": x}, "presence_penalty"),
+    "tool-schema-dict": (
+        lambda x: {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"maximum": x}}}]},
+        "tools[0].function.parameters.maximum",
+    ),
+    "tool-schema-struct": (
+        lambda x: {"tools": [Tool(function=FunctionDefinition(name="f", parameters={"enum": [1, x]}))]},
+        "tools[0].function.parameters.enum[1]",
+    ),
+    "response-format": (
+        lambda x: {"response_format": ResponseFormat(type="json_schema", json_schema=JSONSchemaFormat(name="s", schema={"minimum": x}))},
+        "response_format.json_schema.schema.minimum",
+    ),
+    "message-part": (
+        lambda x: {"messages": [{"role": "user", "content": [{"type": "input_text", "text": "t", "weight": x}]}]},
+        "messages[0].content[0].weight",
+    ),
+    "tool-choice": (
+        lambda x: {"tool_choice": {"type": "function", "function": {"name": "f"}, "score": x}},
+        "tool_choice.score",
+    ),
+    "extra-body": (lambda x: {"extra_body": {"temperature": x}}, "temperature"),
+    "extra-body-nested": (
+        lambda x: {"extra_body": {"provider": {"weights": [0.5, x]}}},
+        "provider.weights[1]",
+    ),
+}
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("place", NON_FINITE_PLACES)
+@pytest.mark.parametrize("streaming", [False, True], ids=["create", "create_streaming"])
+async def test_non_finite_numbers_are_refused_before_sending(
+    server: testing.FakeSudoServer, streaming: bool, place: str, value: float
+) -> None:
+    build, where = NON_FINITE_PLACES[place]
+    call = {"messages": MESSAGES, "model": "m", **build(value)}
+    with pytest.raises(ValueError, match=rf"^{re.escape(where)} must be a finite number"):
+        await chat_body(server, streaming=streaming, **call)
+    assert server.requests == []  # nothing went out
+
+
+async def test_non_finite_numbers_are_refused_in_every_body(server: testing.FakeSudoServer) -> None:
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        with pytest.raises(ValueError, match=r"^quality_score must be a finite number"):
+            await sudo.router.generate_image(prompt="p", model="m", extra_body={"quality_score": math.inf})
+        with pytest.raises(ValueError, match=r"^weight must be a finite number"):
+            await sudo.router.update_chat_completion("c", metadata={}, extra_body={"weight": math.nan})
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["create", "create_streaming"])
+async def test_logit_bias_values_are_sent_as_integers(
+    server: testing.FakeSudoServer, streaming: bool
+) -> None:
+    biases = {"50256": -100.0, "42": 5, 7: 100.0}
+    body = await chat_body(server, streaming=streaming, messages=MESSAGES, model="m", logit_bias=biases)
+    assert b'"50256":-100,' in server.requests[-1].body  # not -100.0
+    assert body["logit_bias"] == {"50256": -100, "42": 5, "7": 100}
+    assert all(type(bias) is int for bias in body["logit_bias"].values())
+    contract.check("ChatCompletionRequest", body)
+
+
+@pytest.mark.parametrize(
+    ("biases", "error", "message"),
+    [
+        ({"1": 0.5}, ValueError, r"logit_bias\['1'\] must be a whole number, got 0.5"),
+        ({"1": math.nan}, ValueError, r"logit_bias\['1'\] must be a whole number"),
+        ({"1": 101}, ValueError, r"logit_bias\['1'\] must be between -100 and 100"),
+        ({"1": True}, TypeError, r"logit_bias\['1'\] must be an int"),
+        ({"1": "5"}, TypeError, r"logit_bias\['1'\] must be an int"),
+        ({1.5: 5}, TypeError, r"logit_bias keys must be token ids"),
+    ],
+)
+async def test_logit_bias_refuses_what_is_no_integer_bias(
+    server: testing.FakeSudoServer, biases: dict[Any, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        await chat_body(server, streaming=False, messages=MESSAGES, model="m", logit_bias=biases)
+    assert server.requests == []
+
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+TYPED_CALL = ToolCall(id="call_1", function=FunctionCall(name="get_weather", arguments='{"city": "Paris"}'))
+
+
+async def replied_message(server: testing.FakeSudoServer) -> ss.ChatCompletionMessage:
+    """The message of a real reply with only a tool call (content null), streamed."""
+    server.enqueue(testing.Stream(testing.tool_call_chunks("get_weather", '{"city": "Paris"}', call_id="call_1")))
+    async with ss.AsyncSudo(server_url=server.url) as sudo:
+        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            message = (await stream.final_completion()).choices[0].message
+    assert message.content is None and message.tool_calls
+    return message
+
+
+ASSISTANT_TURNS: dict[str, Callable[[ss.ChatCompletionMessage], Any]] = {
+    "to_param": lambda reply: reply.to_param(),
+    "the-reply-itself": lambda reply: reply,
+    "typed-tool-calls-only": lambda reply: AssistantMessage(tool_calls=[TYPED_CALL]),
+    "typed-content-none": lambda reply: AssistantMessage(content=None, tool_calls=[CALL]),
+    "dict-content-null": lambda reply: {"role": "assistant", "content": None, "tool_calls": [CALL]},
+    "dict-without-content": lambda reply: {"role": "assistant", "tool_calls": [CALL]},
+}
+
+
+@pytest.mark.parametrize("turn", ASSISTANT_TURNS)
+@pytest.mark.parametrize("streaming", [False, True], ids=["create", "create_streaming"])
+async def test_assistant_tool_call_turns_are_sent_with_empty_content(
+    server: testing.FakeSudoServer, streaming: bool, turn: str
+) -> None:
+    reply = await replied_message(server)
+    assistant = ASSISTANT_TURNS[turn](reply)
+    original = dict(assistant) if isinstance(assistant, dict) else None
+    tool = {"role": "tool", "tool_call_id": "call_1", "content": '{"celsius": 21}'}
+    body = await chat_body(server, streaming=streaming, messages=[*MESSAGES, assistant, tool], model="m")
+    contract.check("ChatCompletionRequest", body)
+    sent_assistant = body["messages"][1]
+    assert sent_assistant["content"] == ""
+    assert sent_assistant["tool_calls"] == [CALL]
+    if original is not None:
+        assert assistant == original  # the caller's dict is not changed
+
+
+async def test_the_readme_tool_loop_sends_conforming_bodies(
+    server: testing.FakeSudoServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = README.read_text(encoding="utf-8")
+    code = re.search(r"<!-- test: tools -->\n```python\n(.*?)^```", text, re.S | re.M)
+    assert code is not None
+    server.enqueue(
+        testing.Stream(testing.tool_call_chunks("get_weather", '{"city": "Paris"}')),
+        testing.Stream(testing.text_chunks("It is sunny in Paris.")),
+    )
+    monkeypatch.setenv("SUDO_SERVER_URL", server.url)
+    monkeypatch.delenv("SUDO_API_KEY", raising=False)
+    program = code.group(1).replace("anyio.run(main)", "")
+    namespace: dict[str, Any] = {"__name__": "__readme__"}
+    exec(compile(program, "README.md (tools)", "exec"), namespace)
+    await namespace["main"]()
+    assert "It is sunny in Paris." in capsys.readouterr().out
+    bodies = [request.json() for request in server.requests]
+    assert [[m["role"] for m in b["messages"]] for b in bodies] == [["user"], ["user", "assistant", "tool"]]
+    for body in bodies:
+        contract.check("ChatCompletionRequest", body)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"messages": [{"role": "user", "content": None}]}, ValueError, r"messages\[0\] is a user message without content"),
+        ({"messages": [{"role": "system"}]}, ValueError, r"messages\[0\] is a system message without content"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, ValueError, r"messages\[0\] is a tool message without a 'tool_call_id'"),
+        ({"messages": [{"role": "user", "content": 5}]}, TypeError, r"messages\[0\] content must be a string or a list"),
+        ({"messages": [UserMessage(content=None)]}, ValueError, r"messages\[0\] is a user message without content"),  # type: ignore[arg-type]
+        ({"messages": [{"role": 1, "content": "x"}]}, TypeError, r"messages\[0\]\['role'\] must be a string"),
+        ({"store": "yes"}, TypeError, "store must be a bool"),
+        ({"logprobs": 1}, TypeError, "logprobs must be a bool"),
+        ({"user": 5}, TypeError, "user must be a string"),
+        ({"service_tier": ["auto"]}, TypeError, "service_tier must be a string"),
+        ({"modalities": "text"}, TypeError, "modalities must be a list of strings"),
+        ({"modalities": ["text", 1]}, TypeError, r"modalities\[1\] must be a string"),
+        ({"metadata": {"k": 1}}, TypeError, "metadata keys and values must be strings"),
+        ({"audio": "alloy"}, TypeError, "audio must be a dict or AudioParameters"),
+        ({"stream_options": True}, TypeError, "stream_options must be a dict or StreamOptions"),
+        ({"tools": [{"function": {"name": "f"}}]}, ValueError, r"tools\[0\] needs a 'type'"),
+        ({"n": 2**31}, ValueError, "n must be between"),
+        ({"max_completion_tokens": 2**31}, ValueError, "max_completion_tokens must be between"),
+        ({"seed": 2**63}, ValueError, "seed must be between"),
+    ],
+)
+async def test_what_the_document_forbids_is_refused_before_sending(
+    server: testing.FakeSudoServer, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        await chat_body(server, streaming=False, **{"messages": MESSAGES, "model": "m", **kwargs})
+    assert server.requests == []
+
+
+async def test_metadata_update_sends_only_strings(server: testing.FakeSudoServer) -> None:
+    stored = server.store_completion({"model": "m"})
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        with pytest.raises(TypeError, match="metadata keys and values must be strings"):
+            await sudo.router.update_chat_completion(stored["id"], metadata={"k": 1})  # type: ignore[dict-item]
+        assert server.requests == []
+        await sudo.router.update_chat_completion(stored["id"], metadata={"k": "v"}, extra_body={"x": 1})
+    assert sent(server) == {"metadata": {"k": "v"}, "x": 1}  # extra_body is not dropped
+    contract.check("UpdateChatCompletionRequestBody", sent(server))
+
+
+# -- every parameter, typed and as dicts: the body always conforms (hypothesis) ------------
+
+OMIT = object()
+texts = st.text(max_size=12)
+finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
+json_leaves = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | finite | texts
+json_values = st.recursive(
+    json_leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+schemas = st.dictionaries(st.sampled_from(["type", "minimum", "enum", "properties", "x"]), json_values, max_size=3)
+tool_names = st.from_regex(r"[a-zA-Z0-9_-]{1,64}", fullmatch=True)
+
+
+def typed_or_dict(struct: type, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The struct built from ``fields``, or the same as a plain dict (absent fields left out)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Any:
+        values = {name: draw(strategy) for name, strategy in fields.items()}
+        values = {name: value for name, value in values.items() if value is not OMIT}
+        if draw(st.booleans()):
+            return struct(**values)
+        tag = struct.__struct_config__.tag
+        plain = {struct.__struct_config__.tag_field: tag} if tag is not None else {}
+        for name, value in values.items():
+            plain[name] = value
+        return plain
+
+    return build()
+
+
+def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.just(OMIT) | strategy
+
+
+parts = st.one_of(
+    typed_or_dict(InputTextPart, text=texts),
+    typed_or_dict(InputImagePart, detail=st.sampled_from(["low", "high", "auto"]),
+                  image_url=maybe(st.none() | texts), file_id=maybe(st.none() | texts)),
+    typed_or_dict(InputFilePart, file_data=maybe(st.none() | texts), file_id=maybe(st.none() | texts),
+                  file_url=maybe(st.none() | texts), filename=maybe(st.none() | texts)),
+    typed_or_dict(InputAudioPart, input_audio=typed_or_dict(InputAudio, data=texts, format=st.sampled_from(["wav", "mp3"]))),
+)
+content = texts | st.lists(parts, max_size=3)
+names = maybe(st.none() | texts)
+typed_calls = st.lists(
+    st.builds(lambda i, n, a: ToolCall(id=i, function=FunctionCall(name=n, arguments=a)), texts, tool_names, texts),
+    min_size=1, max_size=2,
+)
+calls = typed_calls | st.lists(
+    st.builds(lambda i, n, a: {"id": i, "type": "function", "function": {"name": n, "arguments": a}}, texts, tool_names, texts),
+    min_size=1, max_size=2,
+)
+assistant_content = st.just(OMIT) | st.none() | content
+messages = st.lists(
+    st.one_of(
+        typed_or_dict(SystemMessage, content=content, name=names),
+        typed_or_dict(DeveloperMessage, content=content, name=names),
+        typed_or_dict(UserMessage, content=content, name=names),
+        typed_or_dict(AssistantMessage, content=assistant_content, name=names, refusal=maybe(st.none() | texts),
+                      tool_calls=maybe(st.none() | calls), audio=maybe(st.none() | typed_or_dict(AssistantAudioId, id=texts))),
+        typed_or_dict(ToolMessage, content=content, tool_call_id=texts),
+        st.builds(lambda c, t: ss.ChatCompletionMessage(content=c, tool_calls=t), st.none() | texts, st.none() | typed_calls),
+    ),
+    max_size=4,
+)
+tools = st.lists(
+    typed_or_dict(Tool, function=typed_or_dict(FunctionDefinition, name=tool_names, description=maybe(st.none() | texts),
+                                              parameters=maybe(schemas), strict=maybe(st.none() | st.booleans()))),
+    max_size=2,
+)
+CHAT_PARAMETERS: dict[str, st.SearchStrategy[Any]] = {
+    "audio": typed_or_dict(AudioParameters, voice=texts, format=texts),
+    "frequency_penalty": st.floats(-2, 2),
+    "logit_bias": st.dictionaries(st.integers(0, 200_000).map(str) | st.integers(0, 200_000),
+                                  st.integers(-100, 100) | st.integers(-100, 100).map(float), max_size=3),
+    "logprobs": st.booleans(),
+    "max_completion_tokens": st.integers(0, 2**31 - 1),
+    "metadata": st.dictionaries(texts, texts, max_size=3),
+    "modalities": st.lists(st.sampled_from(["text", "audio"]), max_size=2),
+    "n": st.integers(0, 3),
+    "parallel_tool_calls": st.booleans(),
+    "prediction": typed_or_dict(PredictionContent, content=texts),
+    "presence_penalty": st.floats(-2, 2),
+    "prompt_cache_key": texts,
+    "reasoning_effort": st.sampled_from(["low", "medium", "high"]),
+    "response_format": st.one_of(
+        typed_or_dict(ResponseFormat, type=st.sampled_from(["text", "json_object"])),
+        typed_or_dict(ResponseFormat, type=st.just("json_schema"), json_schema=typed_or_dict(
+            JSONSchemaFormat, name=tool_names, schema=maybe(schemas), description=maybe(texts), strict=maybe(st.none() | st.booleans()))),
+    ),
+    "seed": st.integers(-(2**63), 2**63 - 1),
+    "service_tier": st.sampled_from(["auto", "default", "flex"]),
+    "stop": texts | st.lists(texts, max_size=4),
+    "store": st.booleans(),
+    "stream_options": typed_or_dict(StreamOptions, include_usage=maybe(st.none() | st.booleans())),
+    "temperature": st.floats(0, 2),
+    "tool_choice": st.sampled_from(["none", "auto", "required"])
+    | typed_or_dict(ToolChoice, function=typed_or_dict(ToolChoiceFunction, name=tool_names)),
+    "tools": tools,
+    "top_logprobs": st.integers(0, 20),
+    "top_p": st.floats(0, 1),
+    "user": texts,
+}
+
+
+def test_the_table_covers_every_parameter() -> None:
+    from sudo_stream._params import CALL_OPTIONS, CHAT_FIELDS, ChatParams
+
+    assert set(CHAT_PARAMETERS) == CHAT_FIELDS == set(ChatParams.__annotations__) - CALL_OPTIONS
+
+
+@st.composite
+def chat_calls(draw: st.DrawFn) -> dict[str, Any]:
+    call: dict[str, Any] = {"messages": draw(messages), "model": draw(texts.filter(bool))}
+    for name, strategy in CHAT_PARAMETERS.items():
+        value = draw(st.sampled_from(["omit", "null", "value"]))
+        if value == "null":
+            call[name] = None
+        elif value == "value":
+            call[name] = draw(strategy)
+    if draw(st.booleans()):
+        call["extra_body"] = draw(st.dictionaries(st.sampled_from(["max_tokens", "provider", "top_k"]), json_values, max_size=2))
+    return call
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(call=chat_calls(), streaming=st.booleans())
+async def test_every_chat_body_conforms(server: testing.FakeSudoServer, call: dict[str, Any], streaming: bool) -> None:
+    before = len(server.requests)
+    body = await chat_body(server, streaming=streaming, **call)
+    assert len(server.requests) == before + 1
+    contract.check("ChatCompletionRequest", body)
+    extra = call.get("extra_body") or {}
+    for name in CHAT_PARAMETERS:
+        if name in extra:
+            continue
+        if name not in call:
+            assert name not in body  # not given: not sent
+        elif call[name] is None:
+            assert body[name] is None  # an explicit null is sent: the document allows it
+        else:
+            assert body[name] is not None
+    assert len(body["messages"]) == len(call["messages"])
