@@ -9,6 +9,7 @@ document allows but that are not the usual shape decode instead of failing the c
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -448,16 +449,144 @@ def test_the_image_table_covers_every_parameter() -> None:
     assert set(IMAGE_PARAMETERS) == IMAGE_FIELDS
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-async def test_every_image_body_conforms(server: testing.FakeSudoServer, data: st.DataObject) -> None:
-    call: dict[str, Any] = {"prompt": data.draw(texts.filter(bool)), "model": data.draw(texts.filter(bool))}
+@st.composite
+def image_calls(draw: st.DrawFn) -> dict[str, Any]:
+    call: dict[str, Any] = {"prompt": draw(texts.filter(bool)), "model": draw(texts.filter(bool))}
     for name, strategy in IMAGE_PARAMETERS.items():
-        choice = data.draw(st.sampled_from(["omit", "null", "value"]))
+        choice = draw(st.sampled_from(["omit", "null", "value"]))
         if choice != "omit":
-            call[name] = None if choice == "null" else data.draw(strategy)
+            call[name] = None if choice == "null" else draw(strategy)
+    return call
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(call=image_calls())
+async def test_every_image_body_conforms(server: testing.FakeSudoServer, call: dict[str, Any]) -> None:
     async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
         await sudo.router.generate_image(**call)
     body = sent(server)
     contract.check("ImageGenerationRequest", body)
     assert body == call  # every value given, null included, sent as given
+
+
+# -- answers the document allows decode, whatever its untyped fields hold ------------------
+
+
+def completion_with(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """A whole answer, valid under the document, with ``value`` at ``path``."""
+    answer = testing.completion_from_chunks(testing.text_chunks("typed text"))
+    answer["usage"]["completion_tokens_details"] = {"reasoning_tokens": 0}
+    target: Any = answer
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return answer
+
+
+def attribute(value: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        value = value[step] if isinstance(step, int) else getattr(value, step)
+    return value
+
+
+UNTYPED_IN_ANSWERS: list[tuple[tuple[str | int, ...], Any]] = [
+    (("usage", "completion_tokens_details"), []),
+    (("usage", "completion_tokens_details"), {"reasoning_tokens": "some"}),
+    (("usage", "prompt_tokens_details"), 12),
+    (("choices", 0, "logprobs"), 0.5),
+    (("choices", 0, "logprobs"), "none"),
+    (("choices", 0, "logprobs"), {"content": [{"token": "a"}]}),
+    (("choices", 0, "message", "annotations"), {"type": "url_citation"}),
+    (("choices", 0, "message", "audio"), "UklGRg=="),
+    (("choices", 0, "message", "reasoning_content"), {"text": "thought"}),
+    (("choices", 0, "message", "reasoning"), ["thought"]),
+    (("choices", 0, "message", "reasoning_details"), {"type": "reasoning.text"}),
+    (("choices", 0, "message", "function_call"), "get_weather"),
+    (("metadata",), {"attempt": 2}),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), UNTYPED_IN_ANSWERS,
+                         ids=[f"{'.'.join(map(str, p))}={json.dumps(v)}" for p, v in UNTYPED_IN_ANSWERS])
+async def test_an_answer_the_document_allows_decodes_with_its_untyped_values_as_sent(
+    server: testing.FakeSudoServer, path: tuple[str | int, ...], value: Any
+) -> None:
+    answer = completion_with(path, value)
+    if path != ("metadata",):  # not in the document (the SDK's ChatCompletion has it)
+        contract.check("ChatCompletion", answer)
+    server.enqueue(testing.JSON(answer))
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        completion = await sudo.router.create(messages=MESSAGES, model="m")
+    assert attribute(completion, path) == value
+    assert completion.choices[0].message.content == "typed text"  # the rest stays typed
+    assert completion.usage is not None and completion.usage.total_tokens > 0
+
+
+def chunk_with(delta: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    choice = {"index": 0, "delta": {"content": "x", **(delta or {})}, "finish_reason": None}
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{**choice, **fields.pop("choice", {})}], **fields}
+
+
+USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+Getter = Callable[[Any], Any]
+UNTYPED_IN_CHUNKS: dict[str, tuple[dict[str, Any], Any, Getter, Getter, Any]] = {
+    # the chunk; the value as sent; where the chunk holds it; where the completion holds
+    # it; what the completion holds (a list gathers any value as one more item)
+    "delta.audio": (chunk_with({"audio": "UklGRg=="}), "UklGRg==", lambda c: c.choices[0].delta.audio,
+                    lambda f: f.choices[0].message.audio, "UklGRg=="),
+    "delta.annotations": (chunk_with({"annotations": {"type": "url"}}), {"type": "url"},
+                          lambda c: c.choices[0].delta.annotations,
+                          lambda f: f.choices[0].message.annotations, [{"type": "url"}]),
+    "delta.reasoning_content": (chunk_with({"reasoning_content": {"text": "t"}}), {"text": "t"},
+                                lambda c: c.choices[0].delta.reasoning_content,
+                                lambda f: f.choices[0].message.reasoning_content, {"text": "t"}),
+    "delta.reasoning": (chunk_with({"reasoning": 7}), 7, lambda c: c.choices[0].delta.reasoning,
+                        lambda f: f.choices[0].message.reasoning, 7),
+    "delta.reasoning_details": (chunk_with({"reasoning_details": "opaque"}), "opaque",
+                                lambda c: c.choices[0].delta.reasoning_details,
+                                lambda f: f.choices[0].message.reasoning_details, ["opaque"]),
+    "delta.function_call": (chunk_with({"function_call": "f"}), "f", lambda c: c.choices[0].delta.function_call,
+                            lambda f: f.choices[0].message.function_call, "f"),
+    "choice.logprobs": (chunk_with(choice={"logprobs": -0.25}), -0.25, lambda c: c.choices[0].logprobs,
+                        lambda f: f.choices[0].logprobs, -0.25),
+    "usage.completion_tokens_details": (
+        chunk_with(usage={**USAGE, "completion_tokens_details": []}), [],
+        lambda c: c.usage.completion_tokens_details, lambda f: f.usage.completion_tokens_details, []),
+    "x_groq": (chunk_with(x_groq="x"), "x", lambda c: c.x_groq, lambda f: f.usage, None),
+}
+
+
+@pytest.mark.parametrize("case", UNTYPED_IN_CHUNKS)
+async def test_a_stream_decodes_with_untyped_values_as_sent(server: testing.FakeSudoServer, case: str) -> None:
+    chunk, sent_value, in_chunk, in_completion, assembled = UNTYPED_IN_CHUNKS[case]
+    finish = {**chunk_with(), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    server.enqueue(testing.Stream([chunk, finish]))
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            chunks = [item async for item in stream]
+            final = await stream.final_completion()
+    assert in_chunk(chunks[0]) == sent_value
+    assert in_completion(final) == assembled
+    assert final.choices[0].message.content == "x" and final.choices[0].finish_reason == "stop"
+
+
+async def test_a_bare_error_value_in_a_stream_is_its_error(server: testing.FakeSudoServer) -> None:
+    server.enqueue(testing.Stream([chunk_with(), {**chunk_with(), "choices": [], "error": "overloaded"}]))
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        async with sudo.router.create_streaming(messages=MESSAGES, model="m") as stream:
+            with pytest.raises(ss.StreamError, match="overloaded") as caught:
+                await stream.final_completion()
+    assert caught.value.error is not None and caught.value.error.detail == "overloaded"
+    assert caught.value.partial is not None and caught.value.partial.choices[0].message.content == "x"
+
+
+async def test_the_seed_sdks_model_list_decodes(server: testing.FakeSudoServer) -> None:
+    listed = {"data": [{"created_at": "2025-01-01T00:00:00Z", "model_name": "gpt-4o", "model_provider": "openai",
+                        "sudo_model_id": 1}], "first_id": "1", "last_id": "1", "has_more": False}
+    contract.check("SupportedModelsList", listed)
+    server.enqueue(testing.JSON(listed), method="GET", path="/v1/models")
+    async with ss.AsyncSudo(server_url=server.url, retries=0) as sudo:
+        models = await sudo.router.get_supported_models()
+    assert [(m.id, m.model_provider, m.sudo_model_id) for m in models.data] == [("gpt-4o", "openai", 1)]
+    assert models.first_id == "1" and not models.has_more
