@@ -590,3 +590,115 @@ async def test_the_seed_sdks_model_list_decodes(server: testing.FakeSudoServer) 
         models = await sudo.router.get_supported_models()
     assert [(m.id, m.model_provider, m.sudo_model_id) for m in models.data] == [("gpt-4o", "openai", 1)]
     assert models.first_id == "1" and not models.has_more
+
+
+# -- what the fake server answers: every answer conforms ------------------------------------
+
+
+class Answers:
+    """Talks to the fake server with plain httpx (real sockets) and validates every raw
+    answer against the schema of its operation (errors against ErrorResponse)."""
+
+    def __init__(self, http: Any) -> None:
+        self.http = http
+        self.checked: list[str] = []
+
+    async def __call__(self, method: str, path: str, schema: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, path, **kwargs)
+        assert (response.status_code >= 400) is (schema == ""), (method, path, kwargs, response.text[:200])
+        assert response.headers["content-type"].startswith(
+            "text/event-stream" if schema == "ChatCompletionChunk" else "application/json"
+        ), (method, path, response.status_code)
+        if response.status_code >= 400:
+            contract.check("ErrorResponse", response.json())
+            self.checked.append(f"{response.status_code} ErrorResponse")
+            return response.json()
+        assert response.status_code == 200
+        if schema != "ChatCompletionChunk":
+            contract.check(schema, response.json())
+            self.checked.append(schema)
+            return response.json()
+        events = re.findall(rb"^data: (.*)\n\n", response.content, re.M)
+        assert events[-1] == b"[DONE]"
+        chunks = [json.loads(event) for event in events[:-1]]
+        for position, chunk in enumerate(chunks):
+            found = contract.problems("ChatCompletionChunk", chunk)
+            assert not found, f"chunk {position} of {len(chunks)}: " + "\n".join(found)
+        self.checked.append(f"{len(chunks)} x ChatCompletionChunk")
+        return chunks
+
+
+async def test_every_answer_of_the_fake_server_conforms(anyio_backend: str) -> None:
+    import httpx
+
+    async with testing.FakeSudoServer(api_key="sk-contract") as server, httpx.AsyncClient(
+        base_url=server.url, headers={"authorization": "Bearer sk-contract"}, timeout=10
+    ) as http:
+        answer = Answers(http)
+        chat = "/v1/chat/completions"
+        user = [{"role": "user", "content": "hi"}]
+        # the default reply, whole and streamed, in every variant
+        for extra in ({}, {"n": 0}, {"n": 3}, {"service_tier": "flex"}, {"n": 2, "service_tier": "auto"},
+                      {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "auto"}):
+            await answer("POST", chat, "ChatCompletion", json={"model": "m", "messages": user, **extra})
+            for usage in (None, {"include_usage": True}, {"include_usage": False}):
+                options = {} if usage is None else {"stream_options": usage}
+                await answer("POST", chat, "ChatCompletionChunk",
+                             json={"model": "m", "messages": user, "stream": True, **options, **extra})
+        # what the chunk builders make, scripted, whole and streamed (tool calls included)
+        built = [
+            testing.text_chunks("plain", include_usage=False),
+            testing.text_chunks("thought out", reasoning="first this", words_per_chunk=2),
+            testing.tool_call_chunks("get_weather", '{"city": "Paris"}'),
+            testing.tool_call_chunks([("a", '{"x": 1}'), ("b", "{}")], include_usage=False),
+        ]
+        for chunks in built:
+            server.enqueue(testing.Stream(chunks), testing.JSON(testing.completion_from_chunks(chunks)))
+            await answer("POST", chat, "ChatCompletionChunk", json={"model": "m", "messages": user, "stream": True})
+            await answer("POST", chat, "ChatCompletion", json={"model": "m", "messages": user})
+        # stored completions: created, scripted and seeded; listed, read, updated, deleted
+        parts = [{"type": "input_text", "text": "look"}, {"type": "input_image", "detail": "low", "image_url": "https://x.invalid/i.png"},
+                 {"type": "input_file", "file_id": "file-1", "filename": "a.pdf"}, {"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}},
+                 {"type": "input_image", "detail": "auto", "file_id": "file-2"}]
+        conversation = [
+            {"role": "system", "content": "be brief", "name": None},
+            {"role": "user", "content": parts},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "content": "42", "tool_call_id": "c1"},
+        ]
+        first = await answer("POST", chat, "ChatCompletion",
+                             json={"model": "m", "messages": conversation, "store": True, "metadata": {"k": "v"}})
+        await answer("POST", chat, "ChatCompletionChunk",
+                     json={"model": "m", "messages": user, "store": True, "stream": True})
+        server.enqueue(testing.Stream(built[0]), testing.JSON({"id": "chatcmpl-scripted", "model": "j", "choices": []}))
+        for _ in range(2):
+            await http.post(chat, json={"model": "m", "messages": user, "store": True})
+        seeded = server.store_completion({"model": "seeded"}, [{"role": "user", "content": "stored question"}])
+        await answer("GET", chat, "ChatCompletionList")
+        await answer("GET", chat, "ChatCompletionList", params={"limit": "2", "order": "desc"})
+        await answer("GET", chat, "ChatCompletionList", params={"model": "nobody"})  # an empty page
+        for completion_id in (first["id"], seeded["id"], "chatcmpl-scripted"):
+            await answer("GET", f"{chat}/{completion_id}", "StoredChatCompletion")
+        await answer("POST", f"{chat}/{first['id']}", "StoredChatCompletion", json={"metadata": {"k": "w"}})
+        await answer("GET", f"{chat}/{first['id']}/messages", "ChatMessageList")
+        await answer("GET", f"{chat}/{first['id']}/messages", "ChatMessageList", params={"limit": "1", "after": f"{first['id']}-0"})
+        await answer("GET", f"{chat}/{seeded['id']}/messages", "ChatMessageList")
+        await answer("DELETE", f"{chat}/{seeded['id']}", "ChatDeletionConfirmation")
+        # images, the model list
+        for extra in ({}, {"n": 3, "response_format": "b64_json", "size": "256x256", "quality": "hd", "background": "transparent"}):
+            await answer("POST", "/v1/images/generations", "ImageGeneration", json={"prompt": "a cat", "model": "m", **extra})
+        await answer("GET", "/v1/models", "SupportedModelsList")
+        # errors: every kind the server makes itself, and scripted ones with its default body
+        await answer("GET", chat, "", headers={"authorization": "Bearer wrong"})
+        await answer("POST", chat, "", content=b"{oops", headers={"content-type": "application/json"})
+        await answer("POST", chat, "", json={"model": "m", "messages": user, "n": 500})
+        await answer("POST", chat, "", json={"model": "m", "messages": user, "service_tier": 5})
+        await answer("POST", chat, "", json={"model": "m", "messages": [5]})
+        await answer("POST", "/v1/images/generations", "", json={"prompt": "p", "model": "m", "size": 1024})
+        await answer("GET", f"{chat}/{seeded['id']}", "")
+        await answer("GET", "/v2/nothing", "")
+        for status in (400, 404, 409, 422, 429, 500, 503):
+            server.enqueue(testing.Error(status))
+            await answer("POST", chat, "", json={"model": "m", "messages": user})
+        assert server.errors == []
+    assert len(answer.checked) > 60

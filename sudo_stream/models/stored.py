@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 class ListPage(Response, Generic[T]):
-    """A page of a paginated list. ``first_id``/``last_id`` are null on an empty page."""
+    """A page of a paginated list. ``first_id``/``last_id`` are empty on an empty page
+    (``""``, as the seed SDK types them, or null from some servers)."""
 
     object: str = "list"
     data: list[T] = []
