@@ -72,11 +72,23 @@ def problems(name: str, value: Any) -> list[str]:
     lines = []
     for error in errors:
         where = "".join(f"[{step!r}]" for step in error.absolute_path) or "(the value)"
-        # a oneOf/anyOf failure says little by itself: name its closest branch's problem
-        cause = min(error.context or [], key=lambda e: -len(e.absolute_path), default=None)
+        cause = _branch_cause(error)
         detail = f" ({cause.message})" if cause is not None else ""
         lines.append(f"{name}{where}: {error.message[:300]}{detail[:300]}")
     return lines
+
+
+def _branch_cause(error: Any) -> Any:
+    """What is wrong in the branch of a oneOf/anyOf the value was meant for: one whose tag
+    (an enum, such as a message's role) it has, and whose type it has."""
+    branches: dict[Any, list[Any]] = {}
+    for inner in error.context or []:
+        branches.setdefault(inner.schema_path[0], []).append(inner)
+    tagged = [e for errs in branches.values() if not any(x.validator == "enum" for x in errs)
+              for e in errs]  # fmt: skip
+    candidates = tagged or list(error.context or [])
+    typed = [e for e in candidates if e.validator != "type" or e.relative_path]
+    return jsonschema.exceptions.best_match(typed or candidates)
 
 
 def check(name: str, value: Any) -> None:
