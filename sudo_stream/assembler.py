@@ -34,6 +34,13 @@ The rules that make assembly provider-robust (each one is seen in real recording
   with ``object: ""``, Perplexity's final ``chat.completion.done``) are assembled like any
   chunk: they hold no text to double, and the latter holds the finish reason.
 - A chunk with an ``error`` object raises ``StreamChunkError`` with the completion so far.
+- Fields the API's document leaves untyped may hold another JSON type than the usual one
+  (the decoder keeps such values as sent). Lists (``annotations``, ``reasoning_details``)
+  take any other value as one more item. Values that cannot be joined (reasoning that is
+  not text, ``audio`` that is not an object, ``function_call`` and ``logprobs`` that are
+  not objects) are carried to the same field of the completion, the last one winning,
+  when no piece of the usual shape came for it; such a ``logprobs`` has no
+  ``LogprobsDelta`` event.
 """
 
 from __future__ import annotations
@@ -44,7 +51,13 @@ from typing import Any
 import msgspec
 
 from ._partial_json import PartialJSON, PartialJSONError
-from .models.chunk import ChatCompletionChunk, ChoiceDelta, FunctionDelta, ToolCallDelta
+from .models.chunk import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    FunctionDelta,
+    ProviderExtras,
+    ToolCallDelta,
+)
 from .models.common import ChoiceLogprobs, ErrorDetail, FunctionCall, ToolCall, Usage
 from .models.completion import ChatCompletion, ChatCompletionMessage, Choice
 from .models.events import (
@@ -158,11 +171,19 @@ def _copy_usage(usage: Usage | None) -> Usage | None:
     prompt_details = usage.prompt_tokens_details
     return _replace(
         usage,
-        completion_tokens_details=None
-        if completion_details is None
-        else _replace(completion_details),
-        prompt_tokens_details=None if prompt_details is None else _replace(prompt_details),
+        completion_tokens_details=_copy_struct(completion_details),
+        prompt_tokens_details=_copy_struct(prompt_details),
     )
+
+
+def _copy_struct(value: Any) -> Any:
+    """A copy of a struct; anything else (a value kept as sent) as it is."""
+    return _replace(value) if isinstance(value, msgspec.Struct) else value
+
+
+def _provider_usage(chunk: ChatCompletionChunk) -> Usage | None:
+    extras = chunk.x_groq
+    return extras.usage if isinstance(extras, ProviderExtras) else None
 
 
 class _ToolCall:
@@ -320,6 +341,7 @@ class _Choice:
         "logprobs_content",
         "logprobs_refusal",
         "logprobs_seen",
+        "raw",
         "reasoning",
         "refusal",
         "role",
@@ -331,7 +353,7 @@ class _Choice:
         self.content: _Text | None = None
         self.refusal: _Text | None = None
         self.reasoning: _Text | None = None
-        self.details: list[_Merged | dict[str, Any]] | None = None
+        self.details: list[_Merged | Any] | None = None
         self.details_by_index: dict[int, _Merged] = {}
         self.annotations: list[Any] | None = None
         self.audio: _Merged | None = None
@@ -344,6 +366,13 @@ class _Choice:
         self.logprobs_seen = False
         self.logprobs_content: list[Any] | None = None
         self.logprobs_refusal: list[Any] | None = None
+        self.raw: dict[str, Any] | None = None  # by field: the last value kept as sent
+
+    def keep_raw(self, field: str, value: Any) -> None:
+        """A value of another shape than the usual for ``field``: carried as it came."""
+        if self.raw is None:
+            self.raw = {}
+        self.raw[field] = value
 
     def snapshot(self) -> Choice:
         function_call = None
@@ -354,21 +383,28 @@ class _Choice:
         details = None
         if self.details is not None:
             details = [
-                item.snapshot() if isinstance(item, _Merged) else dict(item)
+                item.snapshot()
+                if isinstance(item, _Merged)
+                else dict(item)
+                if isinstance(item, dict)
+                else item
                 for item in self.details
             ]
+        raw = self.raw or {}
+        reasoning = _value(self.reasoning)
         message = ChatCompletionMessage(
             role=self.role or "assistant",
             content=_value(self.content),
             refusal=_value(self.refusal),
             tool_calls=[call.snapshot() for call in self.calls] or None,
-            reasoning_content=_value(self.reasoning),
+            reasoning_content=raw.get("reasoning_content") if reasoning is None else reasoning,
+            reasoning=raw.get("reasoning"),
             reasoning_details=details,
             annotations=None if self.annotations is None else list(self.annotations),
-            audio=None if self.audio is None else self.audio.snapshot(),
-            function_call=function_call,
+            audio=raw.get("audio") if self.audio is None else self.audio.snapshot(),
+            function_call=raw.get("function_call") if function_call is None else function_call,
         )
-        logprobs = None
+        logprobs = raw.get("logprobs")
         if self.logprobs_seen:
             content, refusal = self.logprobs_content, self.logprobs_refusal
             logprobs = ChoiceLogprobs(
@@ -493,14 +529,10 @@ class StreamAssembler:
                 if delta.tool_calls is not None:
                     for call_delta in delta.tool_calls:
                         self._tool_call(state, call_delta)
-                if delta.annotations:
-                    if state.annotations is None:
-                        state.annotations = []
-                    state.annotations.extend(delta.annotations)
+                if delta.annotations is not None:
+                    self._annotations(state, delta.annotations)
                 if delta.audio is not None:
-                    if state.audio is None:
-                        state.audio = _Merged(_AUDIO_TEXTS)
-                    state.audio.merge(delta.audio)
+                    self._audio(state, delta.audio)
                 if delta.function_call is not None:
                     self._function_call(state, delta)
             if choice.logprobs is not None:
@@ -509,7 +541,7 @@ class StreamAssembler:
                 self._finish(state, choice.finish_reason)
         usage = chunk.usage
         if usage is None and chunk.x_groq is not None:
-            usage = chunk.x_groq.usage
+            usage = _provider_usage(chunk)
         if usage is not None:
             self._usage = usage
             if out is not None:
@@ -570,7 +602,7 @@ class StreamAssembler:
         self.error = error
         if self._meta_missing:
             self._take_meta(chunk)
-        usage = chunk.usage or (chunk.x_groq.usage if chunk.x_groq is not None else None)
+        usage = chunk.usage or _provider_usage(chunk)
         if usage is not None:
             self._usage = usage
         raise StreamChunkError(error, self.completion())
@@ -609,25 +641,35 @@ class StreamAssembler:
 
     def _reasoning(self, state: _Choice, delta: ChoiceDelta) -> None:
         detail_text = None
-        if delta.reasoning_details:
+        if delta.reasoning_details is not None:
             detail_text = self._details(state, delta.reasoning_details)
+        content, reasoning = delta.reasoning_content, delta.reasoning
+        if content is not None and not isinstance(content, str):
+            state.keep_raw("reasoning_content", content)
+            content = None
+        if reasoning is not None and not isinstance(reasoning, str):
+            state.keep_raw("reasoning", reasoning)
+            reasoning = None
         # One name per delta: providers that send the same text twice are not doubled.
-        for text in (delta.reasoning_content, delta.reasoning, detail_text):
+        for text in (content, reasoning, detail_text):
             if text:
                 self._add_reasoning(state, text)
                 return
-        if state.reasoning is None and (
-            delta.reasoning_content is not None or delta.reasoning is not None
-        ):
+        if state.reasoning is None and (content is not None or reasoning is not None):
             state.reasoning = _Text()  # sent empty: present, like content ""
 
-    def _details(self, state: _Choice, items: list[Any]) -> str | None:
+    def _details(self, state: _Choice, items: Any) -> str | None:
         """Keep ``reasoning_details`` items (merged by index); return their text."""
+        if not isinstance(items, list):
+            items = [items]  # not a list: one item, as it came
+        if not items:
+            return None
         if state.details is None:
             state.details = []
         texts: list[str] = []
         for item in items:
             if not isinstance(item, dict):
+                state.details.append(item)  # not a detail object: kept as it came
                 continue
             text = _detail_text(item)
             if text:
@@ -726,9 +768,26 @@ class StreamAssembler:
                     )
                 )
 
+    def _annotations(self, state: _Choice, annotations: Any) -> None:
+        items = annotations if isinstance(annotations, list) else [annotations]
+        if items:
+            if state.annotations is None:
+                state.annotations = []
+            state.annotations.extend(items)
+
+    def _audio(self, state: _Choice, audio: Any) -> None:
+        if not isinstance(audio, dict):
+            state.keep_raw("audio", audio)
+            return
+        if state.audio is None:
+            state.audio = _Merged(_AUDIO_TEXTS)
+        state.audio.merge(audio)
+
     def _function_call(self, state: _Choice, delta: ChoiceDelta) -> None:
         function = delta.function_call
-        assert function is not None
+        if not isinstance(function, FunctionDelta):
+            state.keep_raw("function_call", function)
+            return
         if function.name and not state.function_name:
             state.function_name = function.name
         if function.arguments is not None:
@@ -736,7 +795,10 @@ class StreamAssembler:
                 state.function_args = _Text()
             state.function_args.add(function.arguments)
 
-    def _logprobs(self, state: _Choice, logprobs: ChoiceLogprobs) -> None:
+    def _logprobs(self, state: _Choice, logprobs: Any) -> None:
+        if not isinstance(logprobs, ChoiceLogprobs):
+            state.keep_raw("logprobs", logprobs)
+            return
         state.logprobs_seen = True
         content, refusal = logprobs.content, logprobs.refusal
         if content is not None:

@@ -17,12 +17,13 @@ from ._params import (
     ImageParams,
     check_chat,
     check_image,
+    check_metadata,
     split_params,
 )
 from ._stream import StreamRequest
 from .models.completion import ChatCompletion
 from .models.image import ImageGeneration
-from .models.request import ChatCompletionRequest, ImageGenerationRequest, MessageParam
+from .models.request import ChatCompletionRequest, ImageGenerationRequest, MessageParam, encode
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
     ChatCompletionList,
@@ -42,11 +43,12 @@ _CHAT_PATH = "/v1/chat/completions"
 
 
 def _encode_body(struct: msgspec.Struct, extra_body: Mapping[str, Any] | None) -> bytes:
+    """The JSON body; a NaN or an infinity anywhere in it is a ValueError naming where."""
     if not extra_body:
-        return msgspec.json.encode(struct)
+        return encode(struct)
     merged = msgspec.to_builtins(struct)
     merged.update(extra_body)
-    return msgspec.json.encode(merged)
+    return encode(merged)
 
 
 def _completion_path(completion_id: str, suffix: str = "") -> str:
@@ -218,9 +220,10 @@ class AsyncRouter:
     ) -> ChatCompletion:
         """Replace the metadata of a stored chat completion."""
         split_params("update_chat_completion", options, frozenset())
-        if not isinstance(metadata, Mapping):
-            raise TypeError("metadata must be a mapping of str to str")
-        content = msgspec.json.encode({"metadata": dict(metadata)})
+        if metadata is None:
+            raise TypeError("metadata must be a mapping of str to str, got None")
+        check_metadata("metadata", metadata)
+        content = encode({"metadata": dict(metadata), **(options.get("extra_body") or {})})
         return await self._client._execute(
             "POST",
             _completion_path(completion_id),

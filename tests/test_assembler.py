@@ -15,6 +15,7 @@ import sudo_stream.assembler as assembler_module
 from sudo_stream._partial_json import PartialJSON
 from sudo_stream.assembler import StreamAssembler, StreamChunkError
 from sudo_stream.models import ChatCompletion, ChatCompletionChunk, ErrorDetail, Usage
+from sudo_stream.models._lenient import decode_lenient
 from sudo_stream.models.events import (
     Finished,
     LogprobsDelta,
@@ -788,6 +789,74 @@ def test_annotations_accumulate() -> None:
         [chunk(choice(content="x", annotations=[first])), chunk(choice(annotations=[second]))]
     )
     assert message(asm).annotations == [first, second]
+
+
+def lenient_chunk(*choices: dict[str, Any], **top: Any) -> ChatCompletionChunk:
+    """A chunk as the stream decodes it: strictly, else by the second pass (which keeps
+    values of another shape in the fields the API's document leaves untyped)."""
+    payload = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
+               "model": "m", "choices": list(choices), **top}
+    data = json.dumps(payload)
+    try:
+        return DECODER.decode(data)
+    except msgspec.ValidationError:
+        return decode_lenient(data, ChatCompletionChunk)
+
+
+def test_values_of_another_shape_are_carried_to_the_completion() -> None:
+    odd = {"reasoning": {"effort": "low"}, "reasoning_content": 7, "audio": "UklGRg==",
+           "function_call": "lookup", "annotations": {"type": "url"}, "reasoning_details": "opaque"}
+    events, asm = feed(
+        [
+            lenient_chunk(choice(role="assistant", content="a", logprobs=1.5, **odd)),
+            lenient_chunk(choice(content="b", logprobs=-2, annotations=[{"type": "file"}])),
+            lenient_chunk(choice(finish_reason="stop"), usage={"prompt_tokens": 1, "completion_tokens": 2,
+                          "total_tokens": 3, "completion_tokens_details": [], "prompt_tokens_details": 0}),
+        ]
+    )
+    done = asm.completion()
+    got = done.choices[0].message
+    assert got.content == "ab" and done.choices[0].finish_reason == "stop"
+    assert (got.reasoning, got.reasoning_content, got.audio, got.function_call) == (
+        {"effort": "low"}, 7, "UklGRg==", "lookup")
+    assert got.annotations == [{"type": "url"}, {"type": "file"}]  # another value: one more item
+    assert got.reasoning_details == ["opaque"]
+    assert done.choices[0].logprobs == -2  # values that cannot be joined: the last one
+    assert done.usage is not None and done.usage.completion_tokens_details == []
+    assert done.usage.prompt_tokens_details == 0 and done.usage.total_tokens == 3
+    assert not any(isinstance(e, (LogprobsDelta, ReasoningDelta)) for e in events)
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["a", "b"]
+
+
+def test_pieces_of_the_usual_shape_win_over_values_of_another() -> None:
+    _, asm = feed(
+        [
+            lenient_chunk(choice(content="a", reasoning_content="thinking", audio={"data": "AA"},
+                                 function_call={"name": "f", "arguments": "{"}, logprobs={"content": _lp("a")})),
+            lenient_chunk(choice(content="b", reasoning_content=["odd"], audio=5, function_call=[1],
+                                 logprobs="odd")),
+            lenient_chunk(choice(finish_reason="stop")),
+        ]
+    )
+    got = message(asm)
+    assert got.reasoning_content == "thinking" and got.audio == {"data": "AA"}
+    assert got.function_call is not None and got.function_call.name == "f"
+    logprobs = asm.completion().choices[0].logprobs
+    assert logprobs is not None and [t.token for t in logprobs.content] == ["a"]
+
+
+def test_details_and_provider_objects_of_another_shape() -> None:
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "prompt_tokens_details": {"cached_tokens": 1}}
+    _, asm = feed(
+        [
+            lenient_chunk(choice(content="x", reasoning_details=[{"type": "reasoning.text", "text": "t"}, 5])),
+            lenient_chunk(choice(finish_reason="stop"), x_groq="queued", usage=usage),
+        ]
+    )
+    got = message(asm)
+    assert got.reasoning_content == "t" and got.reasoning_details == [{"type": "reasoning.text", "text": "t"}, 5]
+    first, second = asm.completion().usage, asm.completion().usage
+    assert first == second and first is not None and first.prompt_tokens_details is not second.prompt_tokens_details  # type: ignore[union-attr]
 
 
 def test_non_chunk_objects_are_harmless() -> None:

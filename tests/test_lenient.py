@@ -10,6 +10,7 @@ import pytest
 
 import sudo_stream as ss
 from sudo_stream import testing
+from sudo_stream.models import ChoiceLogprobs, ErrorDetail
 from sudo_stream.models._lenient import decode_lenient
 from sudo_stream.models.chunk import ChatCompletionChunk
 
@@ -57,7 +58,7 @@ def test_near_misses_decode(raw: dict[str, Any], check: Any) -> None:
     "raw",
     [
         b'{"choices": [{"index": 0, "delta": {"content": 5}}]}',  # a number for text and parts
-        b'{"choices": [{"index": 0, "logprobs": {"content": [{"token": "a", "logprob": null}]}}]}',
+        b'{"usage": {"prompt_tokens": "many"}}',  # the document types the counts
         b'{"choices": 7}',
     ],
 )
@@ -81,3 +82,63 @@ async def test_a_stream_and_an_answer_with_near_misses_come_through(server: test
         assert final.usage is not None and final.usage.total_tokens == 0
         answer = await sudo.router.create(messages=MESSAGES, model="m")
         assert answer.id == completion["id"] and answer.created == 1 and answer.choices == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "check"),
+    [
+        (chunk(choices=[{"index": 0, "delta": {"content": "a"}, "logprobs": {"content": []}},
+                        {"index": 1, "delta": {"content": "b"}, "logprobs": 5}]),
+         lambda c: isinstance(c.choices[0].logprobs, ChoiceLogprobs) and c.choices[1].logprobs == 5),
+        (chunk(x_groq={"id": "g", "usage": {"prompt_tokens": 2, "completion_tokens_details": "n/a"}}),
+         lambda c: c.x_groq.id == "g" and c.x_groq.usage.prompt_tokens == 2
+         and c.x_groq.usage.completion_tokens_details == "n/a"),
+        (chunk(x_groq={"usage": "n/a"}), lambda c: c.x_groq == {"usage": "n/a"}),
+        (chunk(choices=[{"index": 0, "delta": {"reasoning_content": 5, "refusal": 5.5}}]),
+         lambda c: c.choices[0].delta.reasoning_content == 5 and c.choices[0].delta.refusal == "5.5"),
+        (chunk(choices=[{"index": 0, "delta": {"function_call": {"name": 1, "arguments": {"a": 1}}}}]),
+         lambda c: (c.choices[0].delta.function_call.name, c.choices[0].delta.function_call.arguments) == ("1", '{"a":1}')),
+        (chunk(choices=[{"index": 0, "delta": {}, "logprobs": {"content": [{"token": "a", "logprob": -1, "top_logprobs": None}]}}]),
+         lambda c: isinstance(c.choices[0].logprobs, ChoiceLogprobs)),
+        (chunk(error="overloaded"), lambda c: c.error == ErrorDetail(detail="overloaded")),
+        (chunk(error=["a", 1]), lambda c: c.error.describe() == '["a",1]'),
+        (chunk(error=False), lambda c: c.error is None),
+    ],
+    ids=["per-choice", "kept-inside-a-typed-field", "whole-field-kept", "not-bent-to-text",
+         "typed-when-its-shape-fits", "insides-bent-as-anywhere", "bare-error", "error-list", "false-error"],
+)
+def test_untyped_fields_keep_values_of_another_shape(raw: dict[str, Any], check: Any) -> None:
+    """Fields the document leaves untyped (OrJSON): typed when the shape fits (insides bent
+    as anywhere), else kept as sent, at any depth; a bare ``error`` value is its detail."""
+    data = json.dumps(raw).encode()
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(data, type=ChatCompletionChunk)
+    assert check(decode_lenient(data, ChatCompletionChunk))
+
+
+def test_every_untyped_field_is_marked() -> None:
+    """The response fields the API's documents leave untyped or do not list, and only
+    those, keep values of another shape (OrJSON) or take any value (Any)."""
+    from sudo_stream.models import (
+        ChatCompletion,
+        ChatCompletionMessage,
+        Choice,
+        ChoiceDelta,
+        ChunkChoice,
+        StoredMessage,
+        Usage,
+    )
+    from sudo_stream.models._lenient import _kept_as_sent
+
+    kept = {cls.__name__: sorted(_kept_as_sent(cls)) for cls in
+            (ChatCompletion, ChatCompletionMessage, Choice, ChoiceDelta, ChunkChoice, ChatCompletionChunk, StoredMessage, Usage)}
+    assert kept == {
+        "ChatCompletion": ["metadata"],
+        "ChatCompletionMessage": ["function_call", "reasoning", "reasoning_content"],
+        "Choice": ["logprobs"],
+        "ChoiceDelta": ["function_call", "reasoning", "reasoning_content"],
+        "ChunkChoice": ["logprobs"],
+        "ChatCompletionChunk": ["x_groq"],
+        "StoredMessage": ["function_call", "refusal", "tool_call_id", "tool_calls"],
+        "Usage": ["completion_tokens_details", "prompt_tokens_details"],
+    }

@@ -73,7 +73,7 @@ async def test_pagination_walks_every_page(server: testing.FakeSudoServer, sudo:
 
 async def test_empty_page(sudo: ss.AsyncSudo) -> None:
     page = await sudo.router.list_chat_completions(limit=5)
-    assert page.data == [] and page.first_id is None and page.last_id is None and not page.has_more
+    assert page.data == [] and page.first_id == page.last_id == "" and not page.has_more
     assert [c async for c in sudo.router.list_chat_completions()] == []
 
 

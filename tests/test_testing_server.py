@@ -118,6 +118,43 @@ def test_reasoning_and_completion_from_chunks() -> None:
     assert completion["usage"]["total_tokens"] == 8 + 4
 
 
+def test_a_completion_always_has_usage() -> None:
+    """The API's document requires usage: chunks without it count a token per piece."""
+    for chunks, pieces in (
+        (testing.text_chunks("a b c", reasoning="x y", include_usage=False), 5),
+        (testing.tool_call_chunks("f", '{"long": 1}', fragment_size=4, include_usage=False), 3),
+    ):
+        usage = testing.completion_from_chunks(chunks)["usage"]
+        assert usage == {"prompt_tokens": 0, "completion_tokens": pieces, "total_tokens": pieces}
+
+
+def test_stored_completions_and_messages_are_returned_as_the_api_does() -> None:
+    from sudo_stream.testing._store import CompletionStore
+
+    store = CompletionStore()
+    parts = [
+        {"type": "input_text", "text": "look"},
+        {"type": "input_image", "detail": "low", "image_url": "https://x.invalid/i.png"},
+        {"type": "input_image", "detail": "auto", "file_id": "file-2"},
+        {"type": "input_file", "file_data": "JVBE", "filename": "a.pdf"},
+        {"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}},
+        {"type": "text", "text": "already OpenAI's"},
+    ]
+    stored = store.add({"model": "m"}, [{"role": "user", "content": parts}, {"role": "user", "content": "plain"}])
+    assert stored["choices"] == [] and isinstance(stored["created"], int) and stored["created"] > 0
+    assert stored["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    first, second = store.messages(stored["id"])["data"]
+    assert first["content"] is None and first["content_parts"] == [
+        {"type": "text", "text": "look"},
+        {"type": "image_url", "image_url": {"url": "https://x.invalid/i.png", "detail": "low"}},
+        {"type": "file", "file": {"file_id": "file-2"}},
+        {"type": "file", "file": {"file_data": "JVBE", "filename": "a.pdf"}},
+        {"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}},
+        {"type": "text", "text": "already OpenAI's"},
+    ]
+    assert second == {"id": f"{stored['id']}-1", "role": "user", "content": "plain"}
+
+
 def test_tool_call_chunks_single_and_several() -> None:
     args = '{"city": "Paris", "unit": "c"}'
     chunks = testing.tool_call_chunks("get_weather", args, call_id="call_1", fragment_size=5)
@@ -505,7 +542,7 @@ async def test_stored_completions_list_get_update_delete(client: httpx.AsyncClie
     both = {"metadata[team]": "blue", "metadata[n]": "2"}
     assert [c["id"] for c in (await client.get(CHAT, params=both)).json()["data"]] == [ids[2]]
     empty = (await client.get(CHAT, params={"model": "zzz"})).json()
-    assert empty == {"object": "list", "data": [], "first_id": None, "last_id": None,
+    assert empty == {"object": "list", "data": [], "first_id": "", "last_id": "",
                      "has_more": False}  # fmt: skip
 
     got = (await client.get(f"{CHAT}/{ids[0]}")).json()
@@ -608,6 +645,16 @@ async def test_unknown_route_and_bad_requests(client: httpx.AsyncClient) -> None
     assert malformed.json()["error"]["type"] == "invalid_request_error"
     for payload in ({"messages": []}, {"model": "m"}, [1]):
         assert (await client.post(CHAT, json=payload)).status_code == 400
+    # more choices than OpenAI allows: refused, not billions of chunks built for it
+    too_many = await client.post(CHAT, json={"model": "m", "messages": [], "n": 2**31})
+    assert too_many.status_code == 400 and "'n'" in too_many.json()["error"]["message"]
+    # what the server would echo or store must have the API's types (no 500, no odd answer)
+    for odd in ({"service_tier": 5}, {"messages": [5]}, {"messages": [{"content": "no role"}]},
+                {"stream_options": [True]}):  # fmt: skip
+        refused = await client.post(CHAT, json={"model": "m", "messages": [], **odd})
+        assert refused.status_code == 400, odd
+    image = await client.post("/v1/images/generations", json={"prompt": "p", "model": "m", "size": 1024})
+    assert image.status_code == 400 and "'size'" in image.json()["error"]["message"]
     for params in ({"limit": "x"}, {"limit": "0"}, {"order": "up"}, {"after": "missing"}):
         assert (await client.get(CHAT, params=params)).status_code == 400
 

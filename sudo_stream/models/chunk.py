@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import Response
+from ._base import OrJSON, Response
 from .common import ChoiceLogprobs, ErrorDetail, Usage
 
 
@@ -32,28 +32,33 @@ class ChoiceDelta(Response):
     example Mistral's ``{"type": "thinking", ...}``). Reasoning arrives as
     ``reasoning_content``, ``reasoning`` or ``reasoning_details`` depending on the provider.
     ``audio`` carries pieces of an audio answer (``data`` in base64, ``transcript``).
+
+    The fields after ``tool_calls`` are ones the API's document does not type: each is
+    kept as sent when it is not the usual shape (an object for ``audio``, a list for
+    ``annotations`` and ``reasoning_details``, text for reasoning).
     """
 
     role: str | None = None
     content: str | list[Any] | None = None
     refusal: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
-    reasoning_content: str | None = None
-    reasoning: str | None = None
-    reasoning_details: list[Any] | None = None
-    annotations: list[Any] | None = None
-    audio: dict[str, Any] | None = None
-    function_call: FunctionDelta | None = None
+    reasoning_content: OrJSON[str | None] = None
+    reasoning: OrJSON[str | None] = None
+    reasoning_details: Any = None
+    annotations: Any = None
+    audio: Any = None
+    function_call: OrJSON[FunctionDelta | None] = None
 
 
 class ChunkChoice(Response):
-    """One choice inside a chunk."""
+    """One choice inside a chunk. ``logprobs`` of another shape than the usual object is
+    kept as sent (the API's document leaves it untyped)."""
 
     # Fields in the order OpenAI-compatible servers send them: msgspec decodes a little
     # faster when the JSON keys come in field order.
     index: int = 0
     delta: ChoiceDelta | None = None
-    logprobs: ChoiceLogprobs | None = None
+    logprobs: OrJSON[ChoiceLogprobs | None] = None
     finish_reason: str | None = None
 
 
@@ -65,7 +70,12 @@ class ProviderExtras(Response):
 
 
 class ChatCompletionChunk(Response):
-    """One streamed chunk of a chat completion."""
+    """One streamed chunk of a chat completion.
+
+    ``error`` (not in the API's document) is read as an :class:`ErrorDetail` whatever it
+    holds: a bare value (``"error": "overloaded"``) lands in its ``detail``. ``x_groq`` of
+    another shape than the usual object is kept as sent.
+    """
 
     # In wire order (see ChunkChoice).
     id: str = ""
@@ -77,4 +87,4 @@ class ChatCompletionChunk(Response):
     choices: list[ChunkChoice] = []
     usage: Usage | None = None
     error: ErrorDetail | None = None
-    x_groq: ProviderExtras | None = None
+    x_groq: OrJSON[ProviderExtras | None] = None

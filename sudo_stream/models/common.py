@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import Response
+from ._base import OrJSON, Response
 
 
 class CompletionTokensDetails(Response):
@@ -26,13 +26,17 @@ class PromptTokensDetails(Response):
 
 
 class Usage(Response):
-    """Token usage of a request."""
+    """Token usage of a request.
+
+    The API's document leaves both breakdowns untyped: one of another shape than the usual
+    object (``[]``, say) is kept as sent.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    completion_tokens_details: CompletionTokensDetails | None = None
-    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: OrJSON[CompletionTokensDetails | None] = None
+    prompt_tokens_details: OrJSON[PromptTokensDetails | None] = None
 
 
 class TopLogprob(Response):
@@ -78,15 +82,16 @@ class ErrorDetail(Response):
     """The ``error`` object of an error body or of an error event inside a stream.
 
     Lenient: providers send ``{"type", "detail"}`` without ``message``, numeric codes, or
-    extra keys; all of that still decodes.
+    extra keys; all of that still decodes. ``code``, ``param``, ``detail`` and ``metadata``
+    (which the API's document does not list) are kept as sent, whatever their JSON type.
     """
 
     message: str | None = None
     type: str | None = None
-    code: str | int | None = None
-    param: str | None = None
+    code: Any = None
+    param: Any = None
     detail: Any = None
-    metadata: dict[str, Any] | None = None
+    metadata: Any = None
 
     def describe(self) -> str:
         """A one-line human description, whatever fields the server filled."""

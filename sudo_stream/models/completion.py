@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import Response
+from ._base import OrJSON, Response
 from .common import ChoiceLogprobs, FunctionCall, ToolCall, Usage
 
 
@@ -15,26 +15,35 @@ class ChatCompletionMessage(Response):
 
     Reasoning is always in ``reasoning_content``, whatever the provider called it
     (``reasoning_content``, ``reasoning``).
+
+    The fields after ``tool_calls`` are ones the API's document leaves untyped or does not
+    list: each is kept as sent when it is not the usual shape (text for reasoning, a list
+    for ``annotations`` and ``reasoning_details``, an object for ``function_call``).
     """
 
     role: str = "assistant"
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
-    reasoning_content: str | None = None
-    reasoning: str | None = None
-    reasoning_details: list[Any] | None = None
-    annotations: list[Any] | None = None
+    reasoning_content: OrJSON[str | None] = None
+    reasoning: OrJSON[str | None] = None
+    reasoning_details: Any = None
+    annotations: Any = None
     audio: Any = None
-    function_call: FunctionCall | None = None
+    function_call: OrJSON[FunctionCall | None] = None
 
     def __post_init__(self) -> None:
-        if self.reasoning_content is None and self.reasoning is not None:
+        if self.reasoning_content is None and isinstance(self.reasoning, str):
             self.reasoning_content = self.reasoning
 
     def to_param(self) -> dict[str, Any]:
-        """This message as a request message, to send back in a follow-up turn."""
-        param: dict[str, Any] = {"role": self.role, "content": self.content}
+        """This message as a request message, to send back in a follow-up turn.
+
+        A reply with only tool calls has ``content: None``; it is sent back as ``""``, as
+        the API requires of an assistant message (a string or a list of parts, not null).
+        """
+        content = "" if self.content is None else self.content
+        param: dict[str, Any] = {"role": self.role, "content": content}
         if self.refusal is not None:
             param["refusal"] = self.refusal
         if self.tool_calls:
@@ -50,18 +59,20 @@ class ChatCompletionMessage(Response):
 
 
 class Choice(Response):
-    """One choice of a completion."""
+    """One choice of a completion. ``logprobs`` of another shape than the usual object is
+    kept as sent (the API's document leaves it untyped)."""
 
     index: int = 0
     message: ChatCompletionMessage = msgspec.field(default_factory=ChatCompletionMessage)
     finish_reason: str | None = None
-    logprobs: ChoiceLogprobs | None = None
+    logprobs: OrJSON[ChoiceLogprobs | None] = None
 
 
 class ChatCompletion(Response):
     """A chat completion returned by the model.
 
     ``finish_reason`` and ``role`` are open: an unknown value is kept as a string.
+    ``metadata`` (a stored completion's) that is not an object of strings is kept as sent.
     """
 
     id: str = ""
@@ -72,4 +83,4 @@ class ChatCompletion(Response):
     usage: Usage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
-    metadata: dict[str, str] | None = None
+    metadata: OrJSON[dict[str, str] | None] = None

@@ -1,11 +1,18 @@
 """Request bodies: messages (both content-part dialects), tools, and the two request kinds.
 
 Every optional field defaults to ``msgspec.UNSET`` and is then not sent; ``None`` sends
-``null``. Plain dicts are accepted wherever a struct is (they are sent as given).
+``null``. Plain dicts are accepted wherever a struct is (they are sent as given, but for
+the few shapes :class:`ChatCompletionRequest` puts in the API's own form).
+
+The Sudo dialect of content parts (``input_text``, ``input_image``, ``input_file``,
+``input_audio``) is the one the API's OpenAPI document lists; OpenAI's dialect (``text``,
+``image_url``, ``file``, ``refusal``) is sent as given for the router's OpenAI
+compatibility, outside that document.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
@@ -14,6 +21,7 @@ from msgspec import UNSET, UnsetType
 
 from ._base import Request
 from .common import ToolCall
+from .completion import ChatCompletionMessage
 
 # --- content parts: OpenAI's dialect -------------------------------------------------
 
@@ -146,13 +154,22 @@ class AssistantAudioId(Request):
 
 
 class AssistantMessage(Request, tag_field="role", tag="assistant"):
-    """An earlier reply of the model, sent back as history."""
+    """An earlier reply of the model, sent back as history.
+
+    ``content`` is sent as ``""`` when not given or ``None`` (a reply with only tool
+    calls): the API requires an assistant message's content, as a string or a list of
+    parts, and has no ``null`` for it.
+    """
 
     content: MessageContent | UnsetType | None = UNSET
     name: str | UnsetType | None = UNSET
     refusal: str | UnsetType | None = UNSET
     tool_calls: Sequence[ToolCall | Mapping[str, Any]] | UnsetType | None = UNSET
     audio: AssistantAudioId | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        if self.content is UNSET or self.content is None:
+            self.content = ""
 
 
 class ToolMessage(Request, tag_field="role", tag="tool"):
@@ -165,7 +182,9 @@ class ToolMessage(Request, tag_field="role", tag="tool"):
 ChatMessage = Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage]
 """A message of the conversation; a plain dict with a ``role`` works as well."""
 
-MessageParam = Union[ChatMessage, Mapping[str, Any]]
+MessageParam = Union[ChatMessage, ChatCompletionMessage, Mapping[str, Any]]
+"""A message to send: a message struct, a plain dict, or a reply's own message (sent as
+its ``to_param()``)."""
 
 # --- tools and options ----------------------------------------------------------------
 
@@ -233,13 +252,21 @@ class ResponseFormat(Request):
 
 
 class ChatCompletionRequest(Request):
-    """The body of ``POST /v1/chat/completions`` with every parameter of the Sudo API."""
+    """The body of ``POST /v1/chat/completions`` with every parameter of the Sudo API.
+
+    A few values are put in the form the API's document requires: ``stop="END"`` is sent
+    as ``["END"]``; ``logit_bias`` values as integers (``-100.0`` as ``-100``; a fraction
+    is a ``ValueError``); an assistant message given as a dict with ``content`` missing or
+    ``None`` (a reply with only tool calls) as a copy with ``content: ""``, as
+    :class:`AssistantMessage` does; a reply's own :class:`ChatCompletionMessage` as its
+    ``to_param()``.
+    """
 
     messages: Sequence[MessageParam]
     model: str
     audio: AudioParameters | Mapping[str, Any] | UnsetType | None = UNSET
     frequency_penalty: float | UnsetType | None = UNSET
-    logit_bias: Mapping[str, float] | UnsetType | None = UNSET
+    logit_bias: Mapping[str, int] | UnsetType | None = UNSET
     logprobs: bool | UnsetType | None = UNSET
     max_completion_tokens: int | UnsetType | None = UNSET
     metadata: Mapping[str, str] | UnsetType | None = UNSET
@@ -264,6 +291,45 @@ class ChatCompletionRequest(Request):
     top_p: float | UnsetType | None = UNSET
     user: str | UnsetType | None = UNSET
 
+    def __post_init__(self) -> None:
+        if isinstance(self.stop, str):
+            self.stop = [self.stop]
+        if isinstance(self.logit_bias, Mapping):
+            self.logit_bias = _integer_biases(self.logit_bias)
+        copied: list[MessageParam] | None = None
+        for position, message in enumerate(self.messages):
+            if isinstance(message, ChatCompletionMessage):
+                conforming: MessageParam = message.to_param()
+            elif (
+                isinstance(message, Mapping)
+                and message.get("role") == "assistant"
+                and message.get("content") is None
+            ):
+                conforming = {**message, "content": ""}
+            else:
+                continue
+            if copied is None:
+                copied = list(self.messages)  # the caller's list is never changed
+            copied[position] = conforming
+        if copied is not None:
+            self.messages = copied
+
+
+def _integer_biases(biases: Mapping[Any, Any]) -> dict[str, int]:
+    """``logit_bias`` with integer values, as the API types them (``-100.0`` -> ``-100``)."""
+    out: dict[str, int] = {}
+    for token, bias in biases.items():
+        if isinstance(token, bool) or not isinstance(token, (str, int)):
+            raise TypeError(f"logit_bias keys must be token ids, got {token!r}")
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)):
+            raise TypeError(f"logit_bias[{token!r}] must be an int, got {type(bias).__name__}")
+        if isinstance(bias, float) and not (math.isfinite(bias) and bias.is_integer()):
+            raise ValueError(f"logit_bias[{token!r}] must be a whole number, got {bias!r}")
+        if not -100 <= bias <= 100:
+            raise ValueError(f"logit_bias[{token!r}] must be between -100 and 100, got {bias!r}")
+        out[str(token)] = int(bias)
+    return out
+
 
 class ImageGenerationRequest(Request):
     """The body of ``POST /v1/images/generations``."""
@@ -282,5 +348,29 @@ class ImageGenerationRequest(Request):
 
 
 def encode(body: msgspec.Struct | Mapping[str, Any]) -> bytes:
-    """Encode a request body to JSON bytes."""
-    return msgspec.json.encode(body)
+    """Encode a request body to JSON bytes.
+
+    A NaN or an infinity anywhere in it is a ``ValueError`` naming where: JSON has no such
+    numbers, and msgspec writes them as ``null``, which the API reads as "not given".
+    """
+    data = msgspec.json.encode(body)
+    if b"null" in data:  # only then can a non-finite number be in there
+        _refuse_non_finite(msgspec.to_builtins(body))
+    return data
+
+
+def _refuse_non_finite(value: Any) -> None:
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                where = path.lstrip(".") or "the body"
+                raise ValueError(
+                    f"{where} must be a finite number, got {item!r} (JSON has no NaN or "
+                    "infinity: it would be sent as null)"
+                )
+        elif isinstance(item, dict):
+            pending.extend((f"{path}.{key}", inner) for key, inner in item.items())
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from ._base import Response
+from ._base import OrJSON, Response
 from .common import FunctionCall, ToolCall
 from .completion import ChatCompletion
 
@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 class ListPage(Response, Generic[T]):
-    """A page of a paginated list. ``first_id``/``last_id`` are null on an empty page."""
+    """A page of a paginated list. ``first_id``/``last_id`` are empty on an empty page
+    (``""``, as the seed SDK types them, or null from some servers)."""
 
     object: str = "list"
     data: list[T] = []
@@ -26,16 +27,20 @@ class ChatCompletionList(ListPage[ChatCompletion]):
 
 
 class StoredMessage(Response):
-    """A message of a stored completion's conversation."""
+    """A message of a stored completion's conversation.
+
+    ``refusal``, ``tool_calls``, ``tool_call_id`` and ``function_call`` (which the API's
+    documents do not list for stored messages) are kept as sent when not the usual shape.
+    """
 
     id: str = ""
     role: str = ""
     content: str | list[Any] | None = None
     name: str | None = None
-    refusal: str | None = None
-    tool_calls: list[ToolCall] | None = None
-    tool_call_id: str | None = None
-    function_call: FunctionCall | None = None
+    refusal: OrJSON[str | None] = None
+    tool_calls: OrJSON[list[ToolCall] | None] = None
+    tool_call_id: OrJSON[str | None] = None
+    function_call: OrJSON[FunctionCall | None] = None
     audio: Any = None
     content_parts: list[Any] | None = None
 

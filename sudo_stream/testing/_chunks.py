@@ -161,10 +161,16 @@ def completion_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> dict[str, Any
     A small reference assembler for the chunks this module builds (and the fake server's
     stored completions): it concatenates content, refusal and reasoning per choice, merges
     tool calls by index and keeps the finish reason and usage. It is not provider-robust.
+
+    A completion always has ``usage`` (the API's document requires it): chunks without
+    one (``include_usage=False``) count as this module's builders count, a completion
+    token per delta with text, reasoning or arguments, and no prompt tokens (chunks do
+    not tell them).
     """
     head: dict[str, Any] = {}
     choices: dict[int, dict[str, Any]] = {}
     usage: Any = None
+    pieces = 0
     for chunk in chunks:
         if "choices" not in chunk:
             continue
@@ -174,6 +180,9 @@ def completion_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> dict[str, Any
         usage = chunk.get("usage") or usage
         for choice in chunk["choices"]:
             _add_choice(choices.setdefault(choice.get("index", 0), _empty_choice()), choice)
+            pieces += _has_text(choice.get("delta") or {})
+    if usage is None:
+        usage = {"prompt_tokens": 0, "completion_tokens": pieces, "total_tokens": pieces}
     out = [_finish_choice(index, choices[index]) for index in sorted(choices)]
     return {
         "id": head.get("id", ""),
@@ -184,6 +193,13 @@ def completion_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> dict[str, Any
         "choices": out,
         "usage": usage,
     }
+
+
+def _has_text(delta: Mapping[str, Any]) -> bool:
+    """Whether a delta adds text: content, refusal, reasoning or tool-call arguments."""
+    if any(delta.get(key) for key in ("content", "refusal", "reasoning_content")):
+        return True
+    return any((call.get("function") or {}).get("arguments") for call in delta.get("tool_calls") or [])
 
 
 def _empty_choice() -> dict[str, Any]:

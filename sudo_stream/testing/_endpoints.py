@@ -31,6 +31,9 @@ DEFAULT_MODELS = (
 )
 """The models ``GET /v1/models`` lists by default."""
 
+MAX_CHOICES = 128
+"""The most choices (``n``) the fake server answers, as OpenAI's limit; more is a 400."""
+
 _OWNERS = {
     "gpt": "openai",
     "claude": "anthropic",
@@ -79,6 +82,23 @@ def _metadata(value: Any) -> dict[str, str] | None:
     return value
 
 
+def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"'{key}' must be a string.")
+    return value
+
+
+def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError("Missing required parameter: 'messages'.")
+    for position, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ValueError(f"'messages[{position}]' must be an object with a string 'role'.")
+    return messages
+
+
 def _prompt_tokens(messages: Sequence[Any]) -> int:
     return sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
 
@@ -87,15 +107,15 @@ def create_completion(body: Any, reply: str, store: CompletionStore) -> Scripted
     """``POST /v1/chat/completions`` without a scripted response: the default reply."""
     request = _object(body)
     model = _required_str(request, "model")
-    messages = request.get("messages")
-    if not isinstance(messages, list):
-        raise ValueError("Missing required parameter: 'messages'.")
+    messages = _messages(request)
     n = request.get("n")
     n = 1 if n is None else n
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise ValueError("'n' must be a non-negative integer.")
-    tier = request.get("service_tier")
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_CHOICES:
+        raise ValueError(f"'n' must be an integer between 0 and {MAX_CHOICES}.")
+    tier = _optional_str(request, "service_tier")
     options = request.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise ValueError("'stream_options' must be an object.")
     usage = request.get("stream") is not True or options.get("include_usage") is True
     cid, created, tokens = new_id("chatcmpl"), int(time.time()), _prompt_tokens(messages)
 
@@ -149,7 +169,8 @@ def store_scripted(body: Any, response: ScriptedResponse, store: CompletionStore
     elif isinstance(response, JSON) and response.status == 200:
         completion = response.body
     if isinstance(completion, dict) and completion.get("id"):
-        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        given = body.get("messages")
+        messages = [m for m in given if isinstance(m, dict)] if isinstance(given, list) else []
         try:
             metadata = _metadata(body.get("metadata"))
         except ValueError:
@@ -234,13 +255,16 @@ def generate_image(body: Any) -> JSON:
         image["revised_prompt"] = prompt
     result: dict[str, Any] = {"created": int(time.time()), "data": data}
     for key in ("background", "output_format", "quality", "size"):
-        if request.get(key) is not None:
-            result[key] = request[key]
+        value = _optional_str(request, key)
+        if value is not None:
+            result[key] = value
     return JSON(result)
 
 
 def list_models(models: Sequence[str]) -> JSON:
-    """``GET /v1/models``."""
+    """``GET /v1/models``, in both shapes at once: OpenAI's (``id``, ``owned_by``,
+    ``created``) and the seed SDK's (``model_name``, ``model_provider``, ``sudo_model_id``,
+    ``created_at``, and a page's ``first_id``, ``last_id`` and ``has_more``)."""
 
     def owner(model: str) -> str:
         prefix = model.split("-")[0]
@@ -248,6 +272,19 @@ def list_models(models: Sequence[str]) -> JSON:
         return _OWNERS.get(prefix, "openai" if reasoning_o else "sudo")
 
     data = [
-        {"id": m, "object": "model", "created": 1700000000, "owned_by": owner(m)} for m in models
+        {
+            "id": m,
+            "object": "model",
+            "created": 1700000000,
+            "owned_by": owner(m),
+            "model_name": m,
+            "model_provider": owner(m),
+            "sudo_model_id": number,
+            "created_at": "2023-11-14T22:13:20Z",
+        }
+        for number, m in enumerate(models, 1)
     ]
-    return JSON({"object": "list", "data": data})
+    ids = [str(item["sudo_model_id"]) for item in data] or [""]
+    return JSON(
+        {"object": "list", "data": data, "first_id": ids[0], "last_id": ids[-1], "has_more": False}
+    )

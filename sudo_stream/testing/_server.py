@@ -183,7 +183,8 @@ class FakeSudoServer:
         """Seed a stored completion (and its request messages); return it as stored.
 
         An ``id`` is generated if missing, ``metadata`` defaults to ``{}`` and each message
-        without an ``id`` gets ``<completion id>-<n>``.
+        without an ``id`` gets ``<completion id>-<n>``; what the API always sends is filled
+        in (see ``CompletionStore.add``), so the stored completion answers as the API does.
         """
         return self._api.store.add(completion, messages)
 

@@ -7,6 +7,7 @@ Pure bookkeeping, no I/O: the routes turn its answers (or its ``LookupError`` /
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,12 +29,18 @@ class CompletionStore:
     ) -> dict[str, Any]:
         """Store a copy of ``completion`` (an id is generated if it has none) and return it.
 
-        ``metadata`` (else the completion's own, else ``{}``) is attached as ``metadata``.
-        Messages without an ``id`` get ``<completion id>-<n>``.
+        What the API always sends is filled in when missing: ``object``, ``created`` (now),
+        ``model`` (``""``), ``choices`` (none) and ``usage`` (no tokens). ``metadata``
+        (else the completion's own, else ``{}``) is attached as ``metadata``. Messages are
+        kept as the API returns them: without an ``id`` they get ``<completion id>-<n>``,
+        and content given as parts is returned as ``content_parts`` (see
+        :func:`returned_message`).
         """
         stored = copy.deepcopy(dict(completion))
         stored.setdefault("id", new_id("chatcmpl"))
-        stored.setdefault("object", "chat.completion")
+        for key, value in _REQUIRED.items():
+            if stored.get(key) is None:
+                stored[key] = copy.deepcopy(value) if key != "created" else int(time.time())
         if metadata is not None:
             stored["metadata"] = dict(metadata)
         elif not isinstance(stored.get("metadata"), dict):
@@ -41,8 +48,7 @@ class CompletionStore:
         key = str(stored["id"])
         self._completions[key] = stored
         self._messages[key] = [
-            {"id": f"{key}-{n}", **copy.deepcopy(dict(message))}
-            for n, message in enumerate(messages or ())
+            returned_message(f"{key}-{n}", message) for n, message in enumerate(messages or ())
         ]
         return copy.deepcopy(stored)
 
@@ -99,6 +105,46 @@ class CompletionStore:
             raise LookupError(f"No chat completion found with id '{completion_id}'.") from None
 
 
+_REQUIRED: dict[str, Any] = {
+    "object": "chat.completion",
+    "created": 0,  # now, when stored
+    "model": "",
+    "choices": [],
+    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+}
+
+
+def returned_message(message_id: str, message: Mapping[str, Any]) -> dict[str, Any]:
+    """A request message as the API returns it among a stored completion's messages.
+
+    Its ``content`` is text or null there: content given as parts comes back as
+    ``content_parts`` in OpenAI's shapes (``input_text`` as ``text``, ``input_image`` as
+    ``image_url``, ``input_file`` and an image by file id as ``file``), with
+    ``content: null``.
+    """
+    returned = {"id": message_id, **copy.deepcopy(dict(message))}
+    content = returned.get("content")
+    if isinstance(content, list):
+        returned["content"] = None
+        returned["content_parts"] = [_openai_part(part) for part in content]
+    return returned
+
+
+def _openai_part(part: Any) -> Any:
+    if not isinstance(part, Mapping):
+        return part
+    kind = part.get("type")
+    if kind == "input_text":
+        return {"type": "text", "text": part.get("text")}
+    if kind == "input_image" and part.get("image_url") is not None:
+        image = {"url": part["image_url"], "detail": part.get("detail")}
+        return {"type": "image_url", "image_url": {k: v for k, v in image.items() if v is not None}}
+    if kind in ("input_file", "input_image"):
+        keys = ("file_data", "file_id", "filename", "file_url")
+        return {"type": "file", "file": {k: part[k] for k in keys if part.get(k) is not None}}
+    return dict(part)
+
+
 def page(
     items: Sequence[Mapping[str, Any]], *, after: str | None, limit: int, order: str
 ) -> dict[str, Any]:
@@ -106,7 +152,7 @@ def page(
 
     ``order`` is ``asc`` (as given) or ``desc``; ``after`` is the id of the last item of the
     previous page (``ValueError`` if no item has it). ``first_id`` and ``last_id`` are
-    ``None`` on an empty page.
+    ``""`` on an empty page (the seed SDK types them as strings, never null).
     """
     if order not in ("asc", "desc"):
         raise ValueError("order must be 'asc' or 'desc'")
@@ -123,7 +169,7 @@ def page(
     return {
         "object": "list",
         "data": chosen,
-        "first_id": chosen[0]["id"] if chosen else None,
-        "last_id": chosen[-1]["id"] if chosen else None,
+        "first_id": chosen[0]["id"] if chosen else "",
+        "last_id": chosen[-1]["id"] if chosen else "",
         "has_more": start + limit < len(ordered),
     }
