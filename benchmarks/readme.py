@@ -36,13 +36,15 @@ python -m benchmarks --quick         # smaller streams, fewer rounds: ~1 minute 
 python -m benchmarks --smoke         # tiny sizes: checks that every part works, ~30 s
 python -m benchmarks --parts throughput,latency --backends trio --clients raw,sudo_stream
 python -m benchmarks --tracemalloc 200   # also a traced run of 200 concurrent streams
+python -m benchmarks --parts bulk        # only the bulk part (~2-3 minutes)
 python -m benchmarks --json out.json     # keep the raw results
 nox -s bench                         # the same in a fresh venv with the `bench` extras
 python benchmarks/bench_sse.py       # the in-memory micro-benchmarks alone
 python benchmarks/bench_core.py
 ```
 
-Parts (`--parts`): `imports`, `sse`, `core`, `throughput`, `latency`, `concurrency`.
+Parts (`--parts`): `imports`, `sse`, `core`, `throughput`, `latency`, `concurrency`,
+`bulk` (`--bulk-streams 100,500` sets its sizes).
 A run of selected parts, loops or clients, `--quick` and `--smoke` only print (add
 `--readme` to write this file anyway). The exit status is 0 whether targets are met or
 not (it is a measurement), 2 if a part could not run. The test suite never imports this
@@ -96,6 +98,14 @@ package (pytest collects `tests/` only).
   `--tracemalloc N` adds a traced run of N streams (tracemalloc slows pure-Python
   clients several times, so only `--full` does it). sudo-ai takes ~90 s here and has no
   target in this part, so only `--full` runs it.
+- **Bulk**: as the concurrency part (a fresh process per client and round, clients taking
+  turns, one warm-up stream), but the server sends every `small` stream *whole* as soon
+  as its request arrives, and 100, then 500 streams start at once: many sockets are
+  readable at the same time and streams end as fast as they are read, as in a batch of
+  fast answers (the concurrency part's hold hides this case). Wall time against raw
+  httpx (target: at most raw's, best rounds), the process's CPU time, and the
+  connections the server accepted (raw httpx's pool convoys the burst onto a dozen).
+  openai-python runs here only with `--full` (no target).
 - **CPU time**: the throughput tables also give the client process's CPU time per chunk
   (`time.process_time`), which, unlike wall time, does not grow when another process
   competes for the core.
