@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the benchmarks, print the tables and the targets.
 
-The default run (about 10 minutes on 2 cores) and ``--full`` rewrite
+The default run (about 13 minutes on 2 cores) and ``--full`` rewrite
 ``benchmarks/README.md`` and ``benchmarks/throughput.png``; ``--quick`` (about a minute),
 ``--smoke`` (tiny sizes, a check that every part works) and runs of selected parts only
 print, unless ``--readme`` is given. Exit status 0
@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument(
         "--full",
         action="store_true",
-        help="everything the issue lists: sudo-ai in the concurrency part too, a traced "
-        "run of 200 streams, more rounds (~20 minutes)",
+        help="everything the issue lists: sudo-ai in the concurrency part too, openai-python "
+        "in the bulk part, a traced run of 200 streams, more rounds (~25 minutes)",
     )
     parser.add_argument("--parts", type=_names(PARTS), default=PARTS, help=",".join(PARTS))
     parser.add_argument("--backends", type=_names(BACKENDS), default=BACKENDS)

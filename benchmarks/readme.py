@@ -29,9 +29,10 @@ the same run, so the machine's speed cancels out.
 ## Running
 
 ```
-python -m benchmarks                 # the default run, ~10 minutes on 2 cores; rewrites this file
-python -m benchmarks --full          # + sudo-ai in the concurrency part, a traced run, more
-                                     #   rounds (~20 minutes); rewrites this file
+python -m benchmarks                 # the default run, ~13 minutes on 2 cores; rewrites this file
+python -m benchmarks --full          # + sudo-ai in the concurrency part, openai-python in
+                                     #   the bulk part, a traced run, more rounds
+                                     #   (~25 minutes); rewrites this file
 python -m benchmarks --quick         # smaller streams, fewer rounds: ~1 minute smoke run
 python -m benchmarks --smoke         # tiny sizes: checks that every part works, ~30 s
 python -m benchmarks --parts throughput,latency --backends trio --clients raw,sudo_stream
