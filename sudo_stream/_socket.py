@@ -284,6 +284,11 @@ _Address = tuple[socket.AddressFamily, typing.Any]
 
 
 class _Lookup:
+    """One lookup in flight: its addresses or its error once ``done`` is set (neither if
+    the task looking up was cancelled)."""
+
+    __slots__ = ("addresses", "done", "error")
+
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.addresses: list[_Address] | None = None
