@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the benchmarks, print the tables and the targets.
 
-The default run (about 10 minutes on 2 cores) and ``--full`` rewrite
+The default run (about 13 minutes on 2 cores) and ``--full`` rewrite
 ``benchmarks/README.md`` and ``benchmarks/throughput.png``; ``--quick`` (about a minute),
 ``--smoke`` (tiny sizes, a check that every part works) and runs of selected parts only
 print, unless ``--readme`` is given. Exit status 0
@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument(
         "--full",
         action="store_true",
-        help="everything the issue lists: sudo-ai in the concurrency part too, a traced "
-        "run of 200 streams, more rounds (~20 minutes)",
+        help="everything the issue lists: sudo-ai in the concurrency part too, openai-python "
+        "in the bulk part, a traced run of 200 streams, more rounds (~25 minutes)",
     )
     parser.add_argument("--parts", type=_names(PARTS), default=PARTS, help=",".join(PARTS))
     parser.add_argument("--backends", type=_names(BACKENDS), default=BACKENDS)
@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="max rounds per client (default 11)")
     parser.add_argument("--budget", type=float, help="seconds per client and stream")
     parser.add_argument("--streams", type=int, help="concurrent streams (default 1000)")
+    parser.add_argument(
+        "--bulk-streams",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        help="bulk part: streams started at once, comma-separated (default 100,500)",
+    )
     parser.add_argument(
         "--tracemalloc", type=int, default=0, metavar="N", help="traced run of N streams"
     )
@@ -84,6 +89,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sizes=QUICK,
             rounds=Rounds(3, 2, 2.0),
             concurrency_rounds=Rounds(2, 1, 3.0),
+            bulk_rounds=Rounds(3, 2, 10.0),
             core_rounds=1,
             sse_rounds=3,
             latency_samples=10,
@@ -95,6 +101,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sizes=SMOKE,
             rounds=Rounds(2, 1, 1.0),
             concurrency_rounds=Rounds(1, 1, 1.0),
+            bulk_rounds=Rounds(1, 1, 1.0),
             core_rounds=1,
             sse_rounds=1,
             latency_samples=3,
@@ -106,6 +113,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             full=True,
             rounds=Rounds(7, 3, 60.0),
             concurrency_rounds=Rounds(5, 3, 30.0),
+            bulk_rounds=Rounds(7, 3, 40.0),
             core_rounds=3,
             latency_samples=60,
             tracemalloc_streams=200,
@@ -116,6 +124,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.rounds = replace(plan.rounds, budget=args.budget)
     if args.streams is not None:
         plan.sizes = replace(plan.sizes, concurrent_streams=args.streams)
+    if args.bulk_streams is not None:
+        plan.sizes = replace(plan.sizes, bulk_streams=args.bulk_streams)
     if args.tracemalloc:
         plan.tracemalloc_streams = args.tracemalloc
     return plan

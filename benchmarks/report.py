@@ -174,6 +174,61 @@ def concurrency(results: dict[str, Any]) -> str:
     return _table(header, body, "ll" + "r" * (len(header) - 2))
 
 
+def bulk(results: dict[str, Any]) -> str:
+    runs = results.get("bulk", [])
+    if not runs:
+        return ""
+    res = Results(results)
+    keys: list[tuple[str, int, str]] = []
+    for r in runs:
+        if (r["backend"], r["streams"], r["client"]) not in keys:
+            keys.append((r["backend"], r["streams"], r["client"]))
+    body = []
+    for backend, streams, client in keys:
+        key = (backend, streams, client)
+        mine = [r for r in runs if (r["backend"], r["streams"], r["client"]) == key]
+        timed = [r for r in mine if not r.get("error")]
+        errors = [r["error"] for r in mine if r.get("error")]
+        best = res.bulk(backend, client, streams)
+        raw = res.bulk(backend, "raw", streams)
+        walls = [r["wall"] for r in timed]
+        opened = [r["connections"] for r in timed if r.get("connections") is not None]
+        peaks = [r["peak_open"] for r in timed if r.get("peak_open") is not None]
+        body.append(
+            [
+                backend,
+                f"{streams:,}",
+                _label(client),
+                _num(statistics.median(walls) if walls else None, ".2f"),
+                f"{min(walls):.2f}-{max(walls):.2f}" if walls else errors[0] if errors else "",
+                _num(_div(best["wall"], raw["wall"]), ".2f"),
+                _num(best["cpu"], ".2f"),
+                _num(_div(best["cpu"], raw["cpu"]), ".2f"),
+                f"{max(opened):,} / {max(peaks):,}" if opened and peaks else "",
+                str(len(timed)),
+            ]
+        )
+    header = [
+        "loop",
+        "streams",
+        "client",
+        "wall s (median)",
+        "spread",
+        "best ÷ raw's best",
+        "CPU s (best)",
+        "CPU ÷ raw's",
+        "connections opened / most open at once",
+        "rounds",
+    ]
+    return _table(header, body, "lrl" + "r" * (len(header) - 3))
+
+
+def _div(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
 def latency(results: dict[str, Any]) -> str:
     rows = results.get("latency", [])
     if not rows:
@@ -240,6 +295,7 @@ SECTIONS = (
     ("SSE parser alone (same bytes, in memory)", sse),
     ("Parse + decode + assemble in memory (bench_core)", core),
     ("Concurrency", concurrency),
+    ("Bulk: streams sent whole at once", bulk),
     ("Time to first chunk", latency),
     ("Import time (fresh interpreter, start-up not counted)", imports),
     ("Targets", targets),

@@ -21,13 +21,16 @@ from .measure import Rounds, import_time
 from .server import ServerProcess
 from .workloads import FULL, Sizes
 
-PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency")
+PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency", "bulk")
 BACKENDS = ("asyncio", "trio")
 THROUGHPUT_CLIENTS = tuple(DRIVERS)
 LATENCY_CLIENTS = ("raw", "httpx-sse", "openai", "openai-helper", "sudo-ai", "sudo_stream")
 CONCURRENCY_CLIENTS = ("raw", "sudo_stream", "openai", "sudo-ai")
 SLOW_CONCURRENCY = ("sudo-ai",)
 """Left out of the concurrency part unless ``--full`` (sudo-ai alone takes ~90 s there)."""
+BULK_CLIENTS = ("raw", "sudo_stream", "openai")
+SLOW_BULK = ("openai",)
+"""Left out of the bulk part unless ``--full`` (no target; ~10 s a round for 500 streams)."""
 IMPORTS = {
     "httpx": "import httpx",
     "sudo_stream": "import sudo_stream",
@@ -51,6 +54,7 @@ class Plan:
     concurrency_rounds: Rounds = field(default_factory=lambda: Rounds(5, 3, 25.0))
     """Three rounds at least: memory growth depends on when the garbage collector runs,
     and one sample of it can be a fifth off."""
+    bulk_rounds: Rounds = field(default_factory=lambda: Rounds(5, 3, 25.0))
     full: bool = False
     """Also run the slow peers in the concurrency part."""
     core_rounds: int = 1
@@ -102,7 +106,7 @@ class Runner:
                 _log(f"[{part}] in memory")
                 rounds = plan.sse_rounds if part == "sse" else plan.core_rounds
                 results[part] = self.worker(part, "--rounds", str(rounds))
-        if {"throughput", "latency", "concurrency"} & set(plan.parts):
+        if {"throughput", "latency", "concurrency", "bulk"} & set(plan.parts):
             with ServerProcess(
                 plan.sizes,
                 pause_ms=plan.pause_ms,
@@ -155,29 +159,46 @@ class Runner:
                 and supports(client, backend)
             ]
             results["concurrency"] += self.concurrency(common, clients, backend)
+        if "bulk" in plan.parts:
+            clients = [
+                client
+                for client in BULK_CLIENTS
+                if (plan.full or client not in SLOW_BULK)
+                and client in plan.clients
+                and supports(client, backend)
+            ]
+            for streams in plan.sizes.bulk_streams:
+                results["bulk"] += self.concurrency(
+                    common, clients, backend, part="bulk", streams=streams
+                )
 
     def concurrency(
-        self, common: list[str], clients: list[str], backend: str
+        self,
+        common: list[str],
+        clients: list[str],
+        backend: str,
+        *,
+        part: str = "concurrency",
+        streams: int = 0,
     ) -> list[dict[str, Any]]:
         """Fresh processes per round, the clients taking turns round by round (a drift in
-        load hits them alike), then one traced run each if asked."""
+        load hits them alike), then one traced run each if asked (concurrency only)."""
         plan = self.plan
-        streams = plan.sizes.concurrent_streams
+        streams = streams or plan.sizes.concurrent_streams
+        rounds = plan.bulk_rounds if part == "bulk" else plan.concurrency_rounds
         runs: dict[str, list[dict[str, Any]]] = {client: [] for client in clients}
         walls: dict[str, list[float]] = {client: [] for client in clients}
         active = list(clients)
         while active:
             for client in list(active):
-                if not plan.concurrency_rounds.wants_more(walls[client]):
+                if not rounds.wants_more(walls[client]):
                     active.remove(client)
                     continue
                 _log(
-                    f"[concurrency {backend}] {client}: {streams} streams, "
+                    f"[{part} {backend}] {client}: {streams} streams, "
                     f"round {len(walls[client]) + 1}"
                 )
-                got = self.worker(
-                    "concurrency", *common, "--clients", client, "--streams", str(streams)
-                )
+                got = self.worker(part, *common, "--clients", client, "--streams", str(streams))
                 if got:
                     runs[client].append(got[0])
                 if not got or got[0]["error"]:
@@ -187,7 +208,8 @@ class Runner:
         out: list[dict[str, Any]] = []
         for client in clients:
             out += runs[client]
-            if plan.tracemalloc_streams > 0 and runs[client] and not runs[client][-1]["error"]:
+            traced = part == "concurrency" and plan.tracemalloc_streams > 0
+            if traced and runs[client] and not runs[client][-1]["error"]:
                 _log(f"[concurrency {backend}] {client}: traced, {plan.tracemalloc_streams} streams")
                 out += self.worker(
                     "concurrency",

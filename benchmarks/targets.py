@@ -71,6 +71,26 @@ class Results:
             ),
         }
 
+    def bulk(self, backend: str, client: str, streams: int) -> dict[str, float | None]:
+        """Best (minimum) wall and CPU seconds of the bulk runs of ``streams`` streams."""
+        runs = [
+            r
+            for r in self.raw.get("bulk", [])
+            if (r["backend"], r["client"], r["streams"]) == (backend, client, streams)
+            and not r.get("error")
+        ]
+        return {
+            "wall": min(r["wall"] for r in runs) if runs else None,
+            "cpu": min(r["cpu"] for r in runs) if runs else None,
+        }
+
+    def bulk_sizes(self) -> list[int]:
+        sizes: list[int] = []
+        for r in self.raw.get("bulk", []):
+            if r["streams"] not in sizes:
+                sizes.append(r["streams"])
+        return sizes
+
     def latency_added(self, backend: str, client: str) -> float | None:
         for r in self.raw.get("latency", []):
             if (r["backend"], r["client"]) == (backend, client):
@@ -174,6 +194,16 @@ def _concurrency(res: Results) -> Iterator[Verdict]:
             )
 
 
+def _bulk(res: Results) -> Iterator[Verdict]:
+    for backend in res.backends("bulk"):
+        for streams in res.bulk_sizes():
+            ours = res.bulk(backend, "sudo_stream", streams)["wall"]
+            raw = res.bulk(backend, "raw", streams)["wall"]
+            yield _at_most(
+                f"{streams:,} streams sent whole: wall vs raw", backend, _ratio(ours, raw), 1.0
+            )
+
+
 def _latency(res: Results) -> Iterator[Verdict]:
     for backend in res.backends("latency"):
         added = res.latency_added(backend, "sudo_stream")
@@ -192,6 +222,6 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
     """Every target this run measured, in the order of design.md."""
     res = Results(results)
     out: list[Verdict] = []
-    for check in (_throughput, _sse, _concurrency, _latency, _imports):
+    for check in (_throughput, _sse, _concurrency, _bulk, _latency, _imports):
         out.extend(check(res))
     return out

@@ -9,7 +9,10 @@ results as one JSON line starting with ``RESULT``. Parts:
 - ``latency``: every client reads the ``latency`` stream (first chunk, a pause, the rest)
   many times, interleaved; the time from the call to the first chunk is recorded;
 - ``concurrency``: one client opens ``streams`` streams at once and drains them all;
-  wall time, peak RSS growth, and (``--tracemalloc``) the traced peak;
+  wall time, CPU time, peak RSS growth, and (``--tracemalloc``) the traced peak; the
+  server holds every stream after its first event until all have started;
+- ``bulk``: the same, but the server sends every stream whole at once (a batch of fast
+  answers: many sockets readable at the same time, streams ending as fast as read);
 - ``sse`` and ``core``: the in-memory benchmarks of :mod:`benchmarks.bench_sse` and
   :mod:`benchmarks.bench_core`, on the bytes the server sends.
 """
@@ -177,9 +180,12 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
     import anyio
 
     (name,) = args.clients
-    # Held by the server after its first event until all the run's streams have started,
-    # so that they are all open at once, whatever the client's pool would do otherwise.
-    workload = dataclasses.replace(workloads["small"], name=f"small/{args.streams}")
+    if args.part == "bulk":
+        workload = workloads["small"]  # sent whole, as soon as each request arrives
+    else:
+        # Held by the server after its first event until all the run's streams have
+        # started, so that they are all open at once, whatever the client's pool does.
+        workload = dataclasses.replace(workloads["small"], name=f"small/{args.streams}")
     failures: list[str] = []
     async with DRIVERS[name](args.url) as driver:
         await _drain_checked(driver, workloads["warmup"])  # imports, caches, one connection
@@ -196,11 +202,13 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
         base_rss = rss_bytes()
         if args.tracemalloc:
             tracemalloc.start()
+        start_cpu = time.process_time()
         start = time.perf_counter()
         async with anyio.create_task_group() as group:
             for _ in range(args.streams):
                 group.start_soon(one)
         wall = time.perf_counter() - start
+        cpu = time.process_time() - start_cpu
         traced_peak = None
         if args.tracemalloc:
             traced_peak = tracemalloc.get_traced_memory()[1]
@@ -212,13 +220,14 @@ async def concurrency(args: argparse.Namespace, workloads: dict[str, Workload]) 
         rss_growth = max(peak - base_rss, 0)
     return [
         {
-            "part": "concurrency",
+            "part": args.part,
             "backend": args.backend,
             "client": name,
             "streams": args.streams,
             "chunks": workload.chunks,
             "tracemalloc": bool(args.tracemalloc),
             "wall": wall,
+            "cpu": cpu,
             "rss_growth": rss_growth,
             "traced_peak": traced_peak,
             "connections": after["accepted"] - before["accepted"],
@@ -264,7 +273,9 @@ def in_memory(args: argparse.Namespace, workloads: dict[str, Workload]) -> list[
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["throughput", "latency", "concurrency", "sse", "core"])
+    parser.add_argument(
+        "part", choices=["throughput", "latency", "concurrency", "bulk", "sse", "core"]
+    )
     parser.add_argument("--url", default="")
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--clients", default="", type=lambda s: [c for c in s.split(",") if c])
@@ -286,7 +297,12 @@ def main(argv: list[str] | None = None) -> None:
     else:
         import anyio
 
-        part = {"throughput": throughput, "latency": latency, "concurrency": concurrency}
+        part = {
+            "throughput": throughput,
+            "latency": latency,
+            "concurrency": concurrency,
+            "bulk": concurrency,
+        }
         results = anyio.run(part[args.part], args, workloads, backend=args.backend)
     sys.stdout.write("RESULT " + json.dumps(results) + "\n")
 

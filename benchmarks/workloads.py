@@ -24,6 +24,8 @@ class Sizes:
     concurrent_streams: int = 1_000
     concurrent_chunks: int = 200
     latency_chunks: int = 20
+    bulk_streams: tuple[int, ...] = (100, 500)
+    """Streams started at once in the bulk part (each sent whole, ``concurrent_chunks``)."""
 
 
 FULL = Sizes()
@@ -34,6 +36,7 @@ SMOKE = Sizes(
     concurrent_streams=20,
     concurrent_chunks=50,
     latency_chunks=5,
+    bulk_streams=(10, 20),
 )
 
 

@@ -240,10 +240,12 @@ async def _handshake(sock: ssl.SSLSocket) -> None:
 
 class SocketBackend(httpcore.AsyncNetworkBackend):
     """Opens :class:`SocketStream` connections, on asyncio or trio; their ``start_tls``
-    swaps ``tls``'s placeholder context for the real one (loaded once, off the loop)."""
+    swaps ``tls``'s placeholder context for the real one (loaded once, off the loop).
+    Connections opened together to one host share one name lookup (:class:`_Lookups`)."""
 
     def __init__(self, tls: LazyTLS | None = None) -> None:
         self.tls = tls
+        self._lookups = _Lookups()
 
     async def connect_tcp(
         self,
@@ -255,7 +257,7 @@ class SocketBackend(httpcore.AsyncNetworkBackend):
     ) -> SocketStream:
         options = list(socket_options or ())
         with anyio.CancelScope() if timeout is None else anyio.move_on_after(timeout) as scope:
-            addresses = await _resolve(host, port)
+            addresses = await self._lookups.resolve(host, port)
             sock = await _connect_first(addresses, local_address, options)
         if scope.cancelled_caught:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}")
@@ -282,13 +284,65 @@ class SocketBackend(httpcore.AsyncNetworkBackend):
 _Address = tuple[socket.AddressFamily, typing.Any]
 
 
-async def _resolve(host: str, port: int) -> list[_Address]:
+class _Lookup:
+    """One lookup in flight: its addresses or its error once ``done`` is set (neither if
+    the task looking up was cancelled)."""
+
+    __slots__ = ("addresses", "done", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.addresses: list[_Address] | None = None
+        self.error: str | None = None
+
+
+class _Lookups:
+    """Name lookups in flight, one per host and port: a connection to a host that is being
+    looked up waits for that lookup instead of starting its own. Each lookup is a
+    ``getaddrinfo`` call in a worker thread, so a burst of streams to a new host (a batch)
+    made one per connection, queued behind the thread limit. Nothing is kept once a lookup
+    ends (as Go's resolver shares lookups): no answer outlives the DNS record it came from.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, int], _Lookup] = {}
+
+    async def resolve(self, host: str, port: int) -> list[_Address]:
+        literal = _literal(host, port)
+        if literal is not None:
+            return literal
+        key = (host, port)
+        while (shared := self._pending.get(key)) is not None:
+            await shared.done.wait()
+            if shared.addresses is not None:
+                return list(shared.addresses)
+            if shared.error is not None:
+                raise httpcore.ConnectError(shared.error)
+            # The task looking up was cancelled (its own connect timeout): look up anew.
+        lookup = self._pending[key] = _Lookup()
+        try:
+            addresses = lookup.addresses = await _resolve(host, port)
+        except httpcore.ConnectError as exc:
+            lookup.error = str(exc)
+            raise
+        finally:
+            del self._pending[key]
+            lookup.done.set()
+        return list(addresses)
+
+
+def _literal(host: str, port: int) -> list[_Address] | None:
+    """The address itself if ``host`` is an IP address (nothing to look up)."""
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host)
         except OSError:
             continue
-        return [(family, (host, port))]  # an IP address: nothing to look up
+        return [(family, (host, port))]
+    return None
+
+
+async def _resolve(host: str, port: int) -> list[_Address]:
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:

@@ -241,6 +241,112 @@ async def test_a_host_name_is_resolved() -> None:
             await stream.aclose()
 
 
+class GatedLookups:
+    """Stands in for ``anyio.getaddrinfo`` in ``_socket``: records each lookup, holds it
+    until :attr:`gate` is set, then does the real lookup (or fails with ``error``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, error: OSError | None = None) -> None:
+        self.calls: list[str] = []
+        self.gate = anyio.Event()
+        self._real = anyio.getaddrinfo
+        self._error = error
+        monkeypatch.setattr(_socket.anyio, "getaddrinfo", self)
+
+    async def __call__(self, host: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(host)
+        await self.gate.wait()
+        if self._error is not None:
+            raise self._error
+        return await self._real(host, *args, **kwargs)
+
+
+async def test_connections_opened_together_share_one_name_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lookups = GatedLookups(monkeypatch)
+    backend = SocketBackend()
+    streams: list[SocketStream] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        async def connect() -> None:
+            streams.append(await backend.connect_tcp("localhost", port, timeout=10))
+
+        try:
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as group:
+                    for _ in range(5):
+                        group.start_soon(connect)
+                    await anyio.wait_all_tasks_blocked()  # every connect is waiting
+                    lookups.gate.set()
+            assert len(streams) == 5
+            assert lookups.calls == ["localhost"]  # one lookup, not one per connection
+            # Nothing is kept once the lookup is over: a later connection looks up again.
+            streams.append(await backend.connect_tcp("localhost", port, timeout=10))
+            assert lookups.calls == ["localhost", "localhost"]
+        finally:
+            for stream in streams:
+                await stream.aclose()
+
+
+async def test_a_failed_shared_lookup_fails_every_connection_waiting_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lookups = GatedLookups(monkeypatch, socket.gaierror(socket.EAI_NONAME, "no such name"))
+    backend = SocketBackend()
+    errors: list[str] = []
+
+    async def connect() -> None:
+        with pytest.raises(httpcore.ConnectError) as caught:
+            await backend.connect_tcp("sudo.invalid", 443, timeout=10)
+        errors.append(str(caught.value))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(connect)
+            await anyio.wait_all_tasks_blocked()
+            lookups.gate.set()
+    assert lookups.calls == ["sudo.invalid"]
+    assert errors == [f"[Errno {socket.EAI_NONAME}] no such name"] * 3
+
+
+async def test_a_lookup_cancelled_with_its_connection_leaves_no_one_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lookups = GatedLookups(monkeypatch)
+    backend = SocketBackend()
+    streams: list[SocketStream] = []
+    leader = anyio.CancelScope()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        async def lead() -> None:
+            with leader:
+                streams.append(await backend.connect_tcp("localhost", port, timeout=10))
+
+        async def connect() -> None:
+            streams.append(await backend.connect_tcp("localhost", port, timeout=10))
+
+        try:
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(lead)
+                    await anyio.wait_all_tasks_blocked()  # its lookup is under way
+                    group.start_soon(connect)
+                    group.start_soon(connect)
+                    await anyio.wait_all_tasks_blocked()  # both wait for that lookup
+                    leader.cancel()
+                    await anyio.wait_all_tasks_blocked()  # one of them looks up anew
+                    lookups.gate.set()
+            assert leader.cancelled_caught
+            assert len(streams) == 2
+            assert lookups.calls == ["localhost", "localhost"]
+        finally:
+            for stream in streams:
+                await stream.aclose()
+
+
 async def test_a_burst_that_arrives_while_a_stream_waits_stays_in_the_kernel(
     server: testing.FakeSudoServer,
 ) -> None:
