@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Container, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -151,22 +152,10 @@ class Runner:
                 str(plan.pause_ms),
             )
         if "concurrency" in plan.parts:
-            clients = [
-                client
-                for client in CONCURRENCY_CLIENTS
-                if (plan.full or client not in SLOW_CONCURRENCY)
-                and client in plan.clients
-                and supports(client, backend)
-            ]
+            clients = _chosen(plan, CONCURRENCY_CLIENTS, SLOW_CONCURRENCY, backend)
             results["concurrency"] += self.concurrency(common, clients, backend)
         if "bulk" in plan.parts:
-            clients = [
-                client
-                for client in BULK_CLIENTS
-                if (plan.full or client not in SLOW_BULK)
-                and client in plan.clients
-                and supports(client, backend)
-            ]
+            clients = _chosen(plan, BULK_CLIENTS, SLOW_BULK, backend)
             for streams in plan.sizes.bulk_streams:
                 results["bulk"] += self.concurrency(
                     common, clients, backend, part="bulk", streams=streams
@@ -253,3 +242,13 @@ class Runner:
         _log(failure)
         self.failures.append(failure)
         return []
+
+
+def _chosen(plan: Plan, candidates: Iterable[str], slow: Container[str], backend: str) -> list[str]:
+    """The clients of a part that this run measures: asked for, able to run on
+    ``backend``, and not among the slow ones unless the run is ``--full``."""
+    return [
+        client
+        for client in candidates
+        if (plan.full or client not in slow) and client in plan.clients and supports(client, backend)
+    ]

@@ -5,11 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import anyio.abc
 
 import sudo_stream as ss
 from sudo_stream import testing
 
 MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+async def splice(one: anyio.abc.ByteStream, other: anyio.abc.ByteStream) -> None:
+    """Copy bytes both ways between two streams until either side ends (a relay, a tunnel)."""
+    async with anyio.create_task_group() as group:
+
+        async def pump(source: anyio.abc.ByteStream, sink: anyio.abc.ByteStream) -> None:
+            try:
+                async for data in source:
+                    await sink.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass
+            group.cancel_scope.cancel()
+
+        group.start_soon(pump, one, other)
+        group.start_soon(pump, other, one)
 
 
 async def wait_until_no_connections(server: testing.FakeSudoServer, timeout: float = 5.0) -> None:

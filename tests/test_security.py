@@ -25,7 +25,7 @@ from anyio.streams.tls import TLSListener
 import sudo_stream as ss
 from sudo_stream import testing
 
-from .helpers import MESSAGES
+from .helpers import MESSAGES, splice
 from .soak import BlockingCallDetector, settle, watch_loop
 
 KEY = "sk-live-SECRET-4f3c2b1a0987654321"
@@ -346,18 +346,7 @@ async def tls_front(server: testing.FakeSudoServer, context: ssl.SSLContext) -> 
 
     async def relay(client: anyio.abc.ByteStream) -> None:
         async with client, await anyio.connect_tcp(server.host, server.port) as upstream:
-            async with anyio.create_task_group() as group:
-
-                async def pump(source: anyio.abc.ByteStream, sink: anyio.abc.ByteStream) -> None:
-                    try:
-                        async for data in source:
-                            await sink.send(data)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                        pass
-                    group.cancel_scope.cancel()
-
-                group.start_soon(pump, client, upstream)
-                group.start_soon(pump, upstream, client)
+            await splice(client, upstream)
 
     tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
     listener = TLSListener(tcp, context, standard_compatible=False)

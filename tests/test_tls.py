@@ -29,7 +29,7 @@ import sudo_stream as ss
 from sudo_stream import testing
 from sudo_stream._tls import TLSSettings
 
-from .helpers import MESSAGES
+from .helpers import MESSAGES, splice
 from .soak import BlockingCallDetector
 
 KEY = "sk-tls-SECRET-0123456789abcdef"
@@ -432,18 +432,7 @@ async def connect_proxy() -> AsyncIterator[tuple[str, list[str]]]:
             host, _, port = target.rpartition(":")
             async with await anyio.connect_tcp(host, int(port)) as upstream:
                 await client.send(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                async with anyio.create_task_group() as group:
-
-                    async def pump(source: anyio.abc.ByteStream, sink: anyio.abc.ByteStream) -> None:
-                        try:
-                            async for data in source:
-                                await sink.send(data)
-                        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                            pass
-                        group.cancel_scope.cancel()
-
-                    group.start_soon(pump, client, upstream)
-                    group.start_soon(pump, upstream, client)
+                await splice(client, upstream)
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
