@@ -486,8 +486,11 @@ async def soak(
                 async with anyio.create_task_group() as group:
                     for index in range(first, last):
                         group.start_soon(limited, index)
-                # Nothing in flight: forget the fake server's records (they grow with every
-                # request) and measure.
+                # Nothing in flight here; the server may still be writing to a client that
+                # left (a loaded loop notices late), and its writes count into its records.
+                # Once it holds just the connections the pool keeps, forget the records (they
+                # grow with every request) and measure.
+                await settle(lambda: server.stats.open_connections == pool_connections(sudo))
                 report.requests += len(server.requests)
                 _forget_records(server)
                 gc.collect()
