@@ -35,10 +35,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=LOWEST_PYTHON)
 def tests_lowest(session: nox.Session) -> None:
-    """The test suite on the lowest versions pyproject.toml allows, so that every floor
-    there (the dependencies' and the test extra's) is a version the tests passed on.
+    """The test suite on the lowest versions of the dependencies that pyproject.toml allows.
 
-    uv resolves each of them to its lowest version (``--resolution lowest-direct``); the
+    Every floor there (the dependencies' and the test extra's) is then a version the tests
+    passed on. uv resolves each of them to its lowest version (``--resolution lowest-direct``); the
     pins are printed and installed exactly (in a reused venv too). A floor that cannot be
     installed with the rest (another requirement asks for more) would go untested: the
     session fails and names it, as it does a requirement without a floor.
