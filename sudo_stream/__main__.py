@@ -9,12 +9,20 @@ Without ``SUDO_API_KEY`` (and without a server URL), or with ``--offline``, it s
 embedded fake server from :mod:`sudo_stream.testing` and says so, so it works with no
 account and no network. Errors print one line and exit 1 (2 for bad usage); Ctrl-C closes
 the stream and exits 130.
+
+What the server sends (the reply, model names, error messages) is printed without terminal
+control sequences (escape sequences, C1 and other control characters but newline and tab),
+whether or not the output is a terminal: it usually ends up on one (``less -R``, ``cat``
+later), and a model must not set the window title, clear the screen or write the clipboard.
+``--json`` is the lossless form: each chunk exactly as it came, its control characters
+escaped as JSON does (``\\u001b``), DEL and C1 too.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import time
@@ -25,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 import anyio.abc
 
+from ._terminal import TerminalText, terminal_safe
 from ._version import __version__
 from .models.events import (
     Finished,
@@ -164,6 +173,15 @@ class Renderer:
         self.deltas: int = 0
         self.finish_reason: str | None = None
         self.first_token_at: float | None = None
+        # Model text per source (section, choice, tool call): a control sequence split
+        # across deltas is held back until it is whole, so none of it shows.
+        self._sources: dict[tuple[str, int, int], TerminalText] = {}
+
+    def _model_text(self, source: tuple[str, int, int], text: str) -> str:
+        cleaner = self._sources.get(source)
+        if cleaner is None:
+            cleaner = self._sources[source] = TerminalText()
+        return cleaner.feed(text)
 
     def _write(self, text: str, style: str = "") -> None:
         if not text:
@@ -197,31 +215,33 @@ class Renderer:
         if isinstance(event, TextDelta):
             self._token()
             self._enter("text")
-            self._write(event.text)
+            self._write(self._model_text(("text", event.choice_index, 0), event.text))
         elif isinstance(event, ReasoningDelta):
             self._token()
             self._enter("reasoning", "thinking: ", DIM)
-            self._write(event.text, DIM)
+            self._write(self._model_text(("reasoning", event.choice_index, 0), event.text), DIM)
         elif isinstance(event, RefusalDelta):
             self._token()
             self._enter("refusal", "refusal: ", YELLOW)
-            self._write(event.text, YELLOW)
+            self._write(self._model_text(("refusal", event.choice_index, 0), event.text), YELLOW)
         elif isinstance(event, ToolCallStarted):
             self._token()
             self._enter("tools")
             self._close_call()
-            self._write(f"tool call: {event.name or '?'}(", CYAN)
+            self._write(f"tool call: {terminal_safe(event.name or '?')}(", CYAN)
             self.open_call = (event.choice_index, event.index)
         elif isinstance(event, ToolArgumentsDelta):
             self._token()
             self._enter("tools")
-            self._write(event.delta, CYAN)
+            source = ("tool", event.choice_index, event.index)
+            self._write(self._model_text(source, event.delta), CYAN)
         elif isinstance(event, ToolCallDone):
             if self.open_call == (event.choice_index, event.index):
                 self._close_call()
             if event.parse_error:
                 self._enter("tools")
-                self._write(f"({event.name}: invalid arguments: {event.parse_error})\n", YELLOW)
+                problem = terminal_safe(f"{event.name}: invalid arguments: {event.parse_error}")
+                self._write(f"({problem})\n", YELLOW)
         elif isinstance(event, Finished) and event.choice_index == 0:
             self.finish_reason = event.finish_reason
 
@@ -242,7 +262,7 @@ def _summary(
     finish = renderer.finish_reason or next(
         (c.finish_reason for c in completion.choices if c.finish_reason), "none"
     )
-    parts = [completion.model or model, finish, f"{tokens} {unit}"]
+    parts = [terminal_safe(completion.model or model), terminal_safe(finish), f"{tokens} {unit}"]
     first = renderer.first_token_at
     if first is not None:
         parts.append(f"first token {(first - started) * 1000:.0f} ms")
@@ -260,6 +280,15 @@ def _compact(value: Any) -> Any:
     if isinstance(value, list):
         return [_compact(v) for v in value]
     return value
+
+
+_C1_AND_DEL = re.compile(r"[\x7f-\x9f]")
+
+
+def _json_line(encoded: bytes) -> str:
+    """JSON text with DEL and the C1 controls escaped too (JSON escapes only C0): the same
+    data, and nothing a terminal would act on. Outside strings JSON text is all ASCII."""
+    return _C1_AND_DEL.sub(lambda c: f"\\u{ord(c.group()):04x}", encoded.decode()) + "\n"
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -289,7 +318,7 @@ async def chat(sudo: AsyncSudo, args: argparse.Namespace, prompt: str) -> None:
         if args.json:
             encode = msgspec.json.Encoder().encode
             async for chunk in stream:
-                out.write(encode(_compact(msgspec.to_builtins(chunk))).decode() + "\n")
+                out.write(_json_line(encode(_compact(msgspec.to_builtins(chunk)))))
                 out.flush()
             return
         renderer = Renderer(out, color=_use_color(out))
@@ -309,11 +338,12 @@ async def list_models(sudo: AsyncSudo, args: argparse.Namespace) -> None:
     listing = await sudo.router.get_supported_models()
     if args.json:
         for model in listing.data:
-            print(msgspec.json.encode(model).decode())
+            sys.stdout.write(_json_line(msgspec.json.encode(model)))
         return
-    width = max((len(model.id) for model in listing.data), default=0)
-    for model in listing.data:
-        print(f"{model.id:<{width}}  {model.owned_by or ''}".rstrip())
+    rows = [(terminal_safe(m.id), terminal_safe(m.owned_by or "")) for m in listing.data]
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, owner in rows:
+        print(f"{name:<{width}}  {owner}".rstrip())
 
 
 async def run(args: argparse.Namespace, prompt: str | None) -> None:
@@ -362,7 +392,8 @@ async def run(args: argparse.Namespace, prompt: str | None) -> None:
 
 
 def _note(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    """One line on stderr; it may quote the server (an error message), so made safe."""
+    print(f"{PROG}: {terminal_safe(message)}", file=sys.stderr, flush=True)
 
 
 def _describe(exc: BaseException) -> str:

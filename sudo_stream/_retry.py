@@ -91,41 +91,72 @@ async def call_with_retries(
 ) -> T:
     """Run ``attempt`` until it succeeds, fails for good, or the policy gives up.
 
-    ``deadline`` (``time.monotonic()`` seconds) is the call's ``total`` bound: a retry whose
-    back-off sleep would end past it is not made, and the last error is raised at once.
+    No retry starts after the policy's ``max_elapsed_time``: a retry whose back-off sleep
+    would end past it is not made, and the last error is raised at once. ``deadline``
+    (``time.monotonic()`` seconds) is the call's ``total`` bound, kept the same way.
     """
     try:
         if policy.attempts == 1:
             return await attempt()
-        return await _retrying(policy, deadline)(attempt)
+        schedule = _Schedule(policy, deadline)
+
+        async def attempt_in_time() -> T:
+            schedule.check_in_time()
+            return await attempt()
+
+        return await schedule.retrying()(attempt_in_time)
     except RetryableStreamError as exc:  # out of attempts: a plain StreamError to the caller
         raise StreamError(exc.message, partial=exc.partial, error=exc.error) from None
 
 
-class _SleepPastDeadline(tenacity.stop.stop_base):
-    """Stop when the coming back-off sleep would end past ``deadline``."""
+class _Schedule:
+    """When the retries of one call may start.
 
-    def __init__(self, deadline: float) -> None:
+    tenacity asks ``stop`` and ``wait`` about each retry, in an order that changed in 8.3
+    (``wait`` first since, its answer kept in ``upcoming_sleep``). The back-off sleep is
+    drawn once per retry here, so that both see the same value on every version.
+    """
+
+    def __init__(self, policy: RetryConfig, deadline: float | None) -> None:
+        self.policy = policy
+        self.limit = time.monotonic() + policy.backoff.max_elapsed_time / 1000.0
         self.deadline = deadline
+        self._drawn: tuple[int, float] = (0, 0.0)
+        self._last_error: BaseException | None = None
 
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+    def retrying(self) -> tenacity.AsyncRetrying:
+        return tenacity.AsyncRetrying(
+            sleep=anyio.sleep,
+            stop=self.stop,
+            wait=self.sleep_before_retry,
+            retry=tenacity.retry_if_exception(lambda exc: is_retryable(exc, self.policy)),
+            reraise=True,
+        )
 
+    def sleep_before_retry(self, state: tenacity.RetryCallState) -> float:
+        """The back-off after attempt ``state.attempt_number`` failed (drawn once)."""
+        number, seconds = self._drawn
+        if number != state.attempt_number:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            seconds = backoff_seconds(self.policy, state.attempt_number, exc)
+            self._drawn = (state.attempt_number, seconds)
+        return seconds
 
-def _retrying(policy: RetryConfig, deadline: float | None) -> tenacity.AsyncRetrying:
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return backoff_seconds(policy, state.attempt_number, exc)
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        """Give up when the attempts are spent or the next one would start past the limit."""
+        if state.outcome is not None:
+            self._last_error = state.outcome.exception()
+        if state.attempt_number >= self.policy.attempts:
+            return True
+        return self._too_late(time.monotonic() + self.sleep_before_retry(state))
 
-    stop = tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(
-        policy.backoff.max_elapsed_time / 1000.0
-    )
-    if deadline is not None:
-        stop = stop | _SleepPastDeadline(deadline)
-    return tenacity.AsyncRetrying(
-        sleep=anyio.sleep,
-        stop=stop,
-        wait=wait,
-        retry=tenacity.retry_if_exception(lambda exc: is_retryable(exc, policy)),
-        reraise=True,
-    )
+    def check_in_time(self) -> None:
+        """Before a retry: a back-off sleep that overran the limit (a loaded event loop)
+        must not start it late; its error stands (tenacity re-raises it, as it stops)."""
+        if self._last_error is not None and self._too_late(time.monotonic()):
+            raise self._last_error
+
+    def _too_late(self, start: float) -> bool:
+        """Whether a retry starting at ``start`` would start past the limit, or at the
+        call's deadline (with no time left)."""
+        return start > self.limit or (self.deadline is not None and start >= self.deadline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -11,6 +13,56 @@ import sudo_stream as ss
 from sudo_stream import testing
 
 MESSAGES = [{"role": "user", "content": "hi"}]
+
+# How long a test may see no progress at all before it counts as stuck. A loaded machine,
+# or coverage, makes a test slower, never stop; what depends on it bounds no wall time.
+STALL = 30.0
+
+
+async def wait_for_progress(
+    remaining: Callable[[], int], what: str | Callable[[], str], *, stall: float = STALL
+) -> None:
+    """Poll until ``remaining()`` is 0; fail only if it stops going down for ``stall``
+    seconds (``what`` names what remains in the failure, or says more about it)."""
+    lowest, last_progress = remaining(), anyio.current_time()
+    while lowest > 0:
+        await anyio.sleep(0.01)
+        now, left = anyio.current_time(), remaining()
+        if left < lowest:
+            lowest, last_progress = left, now
+        elif now - last_progress > stall:
+            detail = what if isinstance(what, str) else what()
+            raise AssertionError(f"stuck for {stall} s with {left} {detail} left")
+
+
+@asynccontextmanager
+async def progress_watchdog(
+    done: Callable[[], int], what: str, *, stall: float = STALL
+) -> AsyncIterator[None]:
+    """Run the block; fail it if ``done()`` stops growing for ``stall`` seconds (a hang),
+    however long the whole block takes."""
+    stuck: list[str] = []
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            best, last_progress = done(), anyio.current_time()
+            while True:
+                await anyio.sleep(0.1)
+                now, count = anyio.current_time(), done()
+                if count > best:
+                    best, last_progress = count, now
+                elif now - last_progress > stall:
+                    stuck.append(f"stuck for {stall} s after {count} {what}")
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(watch)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()
+    if stuck:
+        raise AssertionError(stuck[0])
 
 
 async def splice(one: anyio.abc.ByteStream, other: anyio.abc.ByteStream) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -111,17 +112,34 @@ def test_closing_the_client_closes_open_streams(server: testing.FakeSudoServer) 
     wait_for_no_connections(server)
 
 
+def ctrl_c() -> None:
+    """What Ctrl-C at a terminal does: SIGINT to the main thread, which interrupts its
+    blocked wait (``_thread.interrupt_main`` only flags it for the next Python code)."""
+    main = threading.main_thread().ident
+    if hasattr(signal, "pthread_kill") and main is not None:
+        signal.pthread_kill(main, signal.SIGINT)
+    else:  # Windows
+        _thread.interrupt_main()
+
+
 def test_ctrl_c_stops_a_blocking_stream(server: testing.FakeSudoServer) -> None:
-    server.enqueue(testing.Endless(interval=0.01))
-    with ss.Sudo(server_url=server.url) as sudo:
-        stream = sudo.router.create_streaming(messages=MESSAGES, model="m")
-        timer = threading.Timer(0.3, _thread.interrupt_main)
-        started = time.monotonic()
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            for _ in stream:
-                pass
-        assert time.monotonic() - started < 2.0
+    # Python raises KeyboardInterrupt on SIGINT unless it started with SIGINT ignored, as
+    # a shell's background job does (`pytest &`): then nothing would stop the stream.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        server.enqueue(testing.Endless(interval=0.01))
+        with ss.Sudo(server_url=server.url) as sudo:
+            stream = sudo.router.create_streaming(messages=MESSAGES, model="m")
+            timer = threading.Timer(0.3, ctrl_c)
+            started = time.monotonic()
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                for _ in stream:
+                    pass
+            # A safety net: an interrupt that did not stop the stream would leave it running.
+            assert time.monotonic() - started < 10
+    finally:
+        signal.signal(signal.SIGINT, previous)
     wait_for_no_connections(server)
 
 

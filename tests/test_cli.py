@@ -447,3 +447,132 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert "chat" in out and "models" in out and "SUDO_API_KEY" in out
+
+
+# -- what the server sends never drives the terminal -------------------------------------
+
+# A reply as a model could stream it: a window title, a cleared screen, 8-bit CSI colours,
+# a clipboard write, a bell, a NUL, carriage returns, sequences split across deltas.
+HOSTILE_PIECES = [
+    "Hello ", "\x1b]0;pw", "ned\x07", "world", "\x1b[2", "J!", " \x9b31mred\x9b0m", "\r\n",
+    "tab\there", "\x1b]52;c;ZXZpbA==\x07", "\x07\x00bell\x1b", "\\", " \x1b(Bend", "\x1b",
+]  # fmt: skip
+HOSTILE_SHOWN = "Hello world! red\ntab\therebell end"
+HOSTILE_REASONING = "quiet \x1b[8mhidden\x1b[28m \x1bPq#0;2;0;0;0\x1b\\done"
+HOSTILE_MODEL = "gpt-4o\x1b]0;owned\x07"
+# Any control but newline and tab, 7-bit or 8-bit (ESC, BEL, CR, NUL, DEL, C1 like 0x9b).
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def hostile_chunks() -> list[dict[str, object]]:
+    chunks = testing.text_chunks("x", reasoning=HOSTILE_REASONING, model=HOSTILE_MODEL)
+    at = next(i for i, c in enumerate(chunks) if c["choices"] and c["choices"][0]["delta"].get("content") == "x")
+    pieces = []
+    for piece in HOSTILE_PIECES:
+        chunk = json.loads(json.dumps(chunks[at]))
+        chunk["choices"][0]["delta"]["content"] = piece
+        pieces.append(chunk)
+    return [*chunks[:at], *pieces, *chunks[at + 1 :]]
+
+
+def without_our_styles(text: str) -> str:
+    for style in (cli.DIM, cli.BOLD, cli.CYAN, cli.YELLOW, cli.RESET):
+        text = text.replace(style, "")
+    return text
+
+
+def test_control_sequences_from_the_model_never_reach_the_output(
+    server: testing.FakeSudoServer,
+    online: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as on a terminal: our own styles stay
+    server.enqueue(testing.Stream(hostile_chunks()))
+    code, out, err = invoke(capsys, "chat", "hi", "--server-url", online)
+    assert code == 0, err
+    assert cli.DIM in out
+    out = without_our_styles(out)
+    assert out == f"thinking: quiet hidden done\n\n{HOSTILE_SHOWN}\n"
+    summary = without_our_styles(one_line(err))
+    assert not CONTROLS.search(summary)
+    assert SUMMARY.match(summary).group("model") == "gpt-4o"  # type: ignore[union-attr]
+
+
+def test_control_sequences_in_tool_calls_are_removed(
+    server: testing.FakeSudoServer, online: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Raw controls inside a JSON string make the arguments invalid: the error quotes them.
+    calls = [("get\x1b[2J_weather", '{"city": "\x1b]0;x\x07Paris\x9b2J"}')]
+    server.enqueue(testing.Stream(testing.tool_call_chunks(calls, fragment_size=3)))
+    code, out, err = invoke(capsys, "chat", "hi", "--server-url", online)
+    assert code == 0, err
+    assert out.startswith('tool call: get_weather({"city": "Paris"})\n(get_weather: invalid arguments: ')
+    assert not CONTROLS.search(out.replace("\n", ""))
+
+
+def test_json_keeps_the_chunks_exactly_with_every_control_escaped(
+    server: testing.FakeSudoServer,
+) -> None:
+    chunks = hostile_chunks()
+    server.enqueue(testing.Stream(chunks))
+    result = run_cli(
+        "chat", "--json", "hi", "--server-url", server.url, env=clean_env(SUDO_API_KEY="k")
+    )
+    assert result.returncode == 0, result.stderr
+    assert not CONTROLS.search(result.stdout.replace("\n", ""))  # escaped: \u001b, \u009b
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines == [cli._compact(chunk) for chunk in chunks]  # the data as it came
+
+
+def test_error_messages_and_model_names_from_the_server_are_made_safe() -> None:
+    with testing.serve_in_thread(models=["evil\x1b]0;owned\x07-model", "ok\x9b2J"]) as server:
+        server.enqueue(testing.Error(500, message="upstream \x1b]0;owned\x07failed\x1b[2J"))
+        env = clean_env(SUDO_API_KEY="k", SUDO_SERVER_URL=server.url)
+        failed = run_cli("chat", "hi", "--retries", "0", env=env)
+        listed = run_cli("models", env=env)
+        as_json = run_cli("models", "--json", env=env)
+    assert failed.returncode == 1
+    line = one_line(failed.stderr)
+    assert "upstream failed" in line and not CONTROLS.search(line)
+    assert listed.returncode == 0, listed.stderr
+    assert [row.split()[0] for row in listed.stdout.splitlines()] == ["evil-model", "ok"]
+    assert not CONTROLS.search(listed.stdout.replace("\n", ""))
+    ids = [json.loads(row)["id"] for row in as_json.stdout.splitlines()]
+    assert ids == ["evil\x1b]0;owned\x07-model", "ok\x9b2J"]
+    assert not CONTROLS.search(as_json.stdout.replace("\n", ""))
+
+
+@POSIX
+def test_a_terminal_gets_our_colours_and_none_of_the_models_sequences(
+    server: testing.FakeSudoServer,
+) -> None:
+    import pty
+
+    server.enqueue(testing.Stream(hostile_chunks()))
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sudo_stream", "chat", "hi", "--server-url", server.url],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env=clean_env(SUDO_API_KEY="k", TERM="xterm"),
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not data:
+                break
+            seen += data
+        err = process.communicate(timeout=TIMEOUT)[1].decode()
+    finally:
+        os.close(leader)
+    assert process.returncode == 0, err
+    out = seen.decode().replace("\r\n", "\n")  # the terminal's own line ending
+    assert cli.DIM in out  # a terminal: styled
+    assert without_our_styles(out) == f"thinking: quiet hidden done\n\n{HOSTILE_SHOWN}\n"

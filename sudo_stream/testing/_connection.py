@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
+import time
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
@@ -69,6 +70,7 @@ def _record(head: h11.Request, body: bytes, connection: int) -> RecordedRequest:
         header_list=header_list,
         body=body,
         connection=connection,
+        received_at=time.monotonic(),
     )
 
 

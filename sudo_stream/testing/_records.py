@@ -16,7 +16,8 @@ class RecordedRequest:
     decoded ``(key, value)`` pairs in order. ``headers`` maps lowercased names to values
     (repeated headers joined with ``", "``); ``header_list`` keeps every pair in order.
     ``connection`` numbers the TCP connection it arrived on (1, 2, ...), so keep-alive reuse
-    shows as several requests with the same number.
+    shows as several requests with the same number. ``received_at`` is the
+    ``time.monotonic()`` at which the whole request had arrived.
     """
 
     method: str
@@ -26,6 +27,7 @@ class RecordedRequest:
     header_list: tuple[tuple[str, str], ...]
     body: bytes
     connection: int
+    received_at: float
 
     def json(self) -> Any:
         """The body decoded as JSON (raises ``ValueError`` if it is not JSON)."""
