@@ -281,6 +281,20 @@ class ConnectionPool:
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy."""
+        with anyio.CancelScope(shield=True):
+            for connection in self._close():
+                await connection.aclose()
+
+    def abandon(self) -> int:
+        """Close every connection now, without awaiting (for a finaliser: no task waits
+        on them); how many were open."""
+        connections = self._close()
+        for connection in connections:
+            connection.abandon()
+        return len(connections)
+
+    def _close(self) -> list[H1Connection]:
+        """Mark the pool closed and hand over its connections, to be closed."""
         self._closed = True
         connections = self.connections
         self._idle.clear()
@@ -289,9 +303,7 @@ class ConnectionPool:
         self._open = 0
         for waiter in self._waiters:  # they find the pool closed
             waiter.event.set()
-        with anyio.CancelScope(shield=True):
-            for connection in connections:
-                await connection.aclose()
+        return connections
 
 
 

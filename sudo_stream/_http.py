@@ -102,6 +102,10 @@ class PoolTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         await self._pool.aclose()
 
+    def abandon(self) -> int:
+        """Close every connection now, without awaiting; how many were open."""
+        return self._pool.abandon()
+
 
 class _MappedBody(httpx.AsyncByteStream):
     """The body as httpx's readers see it, with httpcore's errors made httpx's."""

@@ -165,9 +165,9 @@ def default_tls_context() -> ssl.SSLContext:
 
 def _new_http_client(
     base_url: str = "", tls: TLSSettings = DEFAULT_TLS, max_connections: int | None = None
-) -> tuple[httpx.AsyncClient, bool]:
-    """The HTTP client a Sudo client makes for itself, and whether it reads with our
-    deadlines: our own connections, unless the environment names a proxy for
+) -> tuple[httpx.AsyncClient, PoolTransport | None]:
+    """The HTTP client a Sudo client makes for itself, and its transport if that is ours
+    (whose connections read with our deadlines): our own, unless the environment names a proxy for
     ``base_url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``),
     which httpx's own transport honours and ours does not. Either way with ``tls``."""
     proxy = _environment_proxy(base_url)
@@ -182,9 +182,9 @@ def _new_http_client(
         verify = True if tls.is_default else tls.build()
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1000)
         client = httpx.AsyncClient(verify=verify, timeout=None, follow_redirects=False, limits=limits)
-        return client, False
+        return client, None
     transport = PoolTransport(LazyTLS(tls.build), max_connections=max_connections)
-    return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False), True
+    return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False), transport
 
 
 def _environment_proxy(url: str) -> str | None:
@@ -256,16 +256,15 @@ class Transport:
         # Our own connections read with moving deadlines; other transports (a borrowed
         # client, or httpx's when going through a proxy) get a cancel scope per read.
         if http_client is None:
-            self._client, self.deadline_reads = _new_http_client(
-                self.base_url, tls, max_connections
-            )
+            self._client, self._ours = _new_http_client(self.base_url, tls, max_connections)
         elif not tls.is_default:
             raise ValueError(
                 "verify, cert and system_trust_store configure the client's own connections; "
                 "with http_client, set them on that client (httpx.AsyncClient(verify=...))"
             )
         else:
-            self._client, self.deadline_reads = http_client, False
+            self._client, self._ours = http_client, None
+        self.deadline_reads = self._ours is not None
         # Only codings decoded in bounded steps (never httpx's default, which names br and
         # zstd whenever a library for them is installed); a caller's own header wins, and
         # an answer in a coding we cannot bound is still refused (see _decoding).
@@ -287,6 +286,11 @@ class Transport:
         """Close the HTTP client if we created it (a borrowed one stays open)."""
         if self._owns_client:
             await self._client.aclose()
+
+    def abandon(self) -> int:
+        """Close our own connections at once, without awaiting (the client is being
+        garbage collected unclosed); how many were open."""
+        return self._ours.abandon() if self._ours is not None else 0
 
     def build(
         self,

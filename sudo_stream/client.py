@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -116,6 +117,7 @@ class AsyncSudo:
         self._timeout = Timeout.of(timeout)
         self._max_event_size = max_event_size
         self._max_response_size = max_response_size
+        self._closed = False
         self.router = AsyncRouter(self)
 
     @property
@@ -128,7 +130,24 @@ class AsyncSudo:
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was brought with ``http_client``)."""
+        self._closed = True
         await self._transport.aclose()
+
+    def __del__(self) -> None:
+        # Collected unclosed with connections open: close them now and say so, as the
+        # standard library does with files. A client that never connected holds nothing.
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        open_connections = self._transport.abandon()
+        if open_connections:
+            warnings.warn(
+                f"unclosed {self!r} with {open_connections} open connection(s): use "
+                "`async with AsyncSudo() as sudo:` or call aclose()",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     async def __aenter__(self) -> AsyncSudo:
         return self

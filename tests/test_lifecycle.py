@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 
 import anyio
 import pytest
@@ -160,19 +161,29 @@ def test_no_thread_is_left_behind() -> None:
 
 
 @pytest.mark.anyio
-async def test_an_async_client_collected_unclosed_leaves_no_socket_open() -> None:
-    # Nothing of an AsyncSudo runs in the background: collected, its sockets are collected
-    # with it, and each closes with the standard library's own ResourceWarning.
+async def test_an_async_client_collected_unclosed_closes_its_connections() -> None:
+    # Nothing of an AsyncSudo runs in the background: collected with connections open, it
+    # closes them (no socket is left to the standard library's own warnings) and says so.
     async with testing.FakeSudoServer() as server:
         sudo = ss.AsyncSudo(server_url=server.url)
         await sudo.router.create(messages=MESSAGES, model="m")
         assert server.stats.open_connections == 1
-        with pytest.warns(ResourceWarning, match="unclosed <socket"):
+        with pytest.warns(ResourceWarning) as caught:
             del sudo
             gc.collect()
+        assert [str(w.message)[:30] for w in caught] == ["unclosed AsyncSudo(server_url="]
+        assert "1 open connection" in str(caught[0].message)
         with anyio.fail_after(10):
             while server.stats.open_connections:
                 await anyio.sleep(0.01)
+
+
+def test_an_async_client_that_never_connected_is_collected_quietly() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sudo = ss.AsyncSudo(server_url="http://127.0.0.1:9")
+        del sudo
+        gc.collect()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
