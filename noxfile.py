@@ -69,9 +69,14 @@ def _untested_floors(pinned: str) -> list[str]:
         if sep and not line.startswith((" ", "#")):
             versions[canonicalize_name(name)] = Version(version.split(";")[0].strip())
     project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    lines = [*project["dependencies"], *extras["test"]]
     untested = []
-    for line in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+    for line in lines:
         requirement = Requirement(line)
+        if canonicalize_name(requirement.name) == canonicalize_name(project["name"]):
+            lines += [dependency for extra in requirement.extras for dependency in extras[extra]]
+            continue  # our own extras (test = [sudo-stream[brotli,zstd], ...]): their floors
         floors = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
         resolved = versions.get(canonicalize_name(requirement.name))
         if not floors:
