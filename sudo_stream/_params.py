@@ -95,9 +95,10 @@ _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 def split_params(
-    operation: str, params: Mapping[str, Any], fields: frozenset[str]
+    operation: str, params: Mapping[str, Any], fields: frozenset[str], *, sends_body: bool = True
 ) -> tuple[dict[str, Any], CallOptions]:
-    """Separate request fields from call options; an unknown name is a TypeError."""
+    """Separate request fields from call options; an unknown name is a TypeError, and so
+    is ``extra_body`` for an operation that sends no body (it would be dropped)."""
     body: dict[str, Any] = {}
     options: dict[str, Any] = {}
     for name, value in params.items():
@@ -107,6 +108,8 @@ def split_params(
             options[name] = value
         else:
             raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}")
+    if not sends_body and options.get("extra_body"):
+        raise TypeError(f"{operation}() sends no request body: extra_body cannot be sent (use extra_query)")
     return body, cast(CallOptions, options)
 
 

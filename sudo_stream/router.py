@@ -202,7 +202,7 @@ class AsyncRouter:
         **options: Unpack[CallOptions],
     ) -> AsyncPager[ChatCompletionList, ChatCompletion]:
         """Stored chat completions (only those created with ``store=True``)."""
-        split_params("list_chat_completions", options, frozenset())
+        split_params("list_chat_completions", options, frozenset(), sends_body=False)
         query = _list_query(after=after, limit=limit, metadata=metadata, model=model, order=order)
         return AsyncPager(self._client, _CHAT_PATH, query, ChatCompletionList, options)
 
@@ -210,7 +210,7 @@ class AsyncRouter:
         self, completion_id: str, **options: Unpack[CallOptions]
     ) -> ChatCompletion:
         """A stored chat completion."""
-        split_params("get_chat_completion", options, frozenset())
+        split_params("get_chat_completion", options, frozenset(), sends_body=False)
         return await self._client._execute(
             "GET", _completion_path(completion_id), ChatCompletion, options=options
         )
@@ -236,7 +236,7 @@ class AsyncRouter:
         self, completion_id: str, **options: Unpack[CallOptions]
     ) -> ChatDeletionConfirmation:
         """Delete a stored chat completion."""
-        split_params("delete_chat_completion", options, frozenset())
+        split_params("delete_chat_completion", options, frozenset(), sends_body=False)
         return await self._client._execute(
             "DELETE", _completion_path(completion_id), ChatDeletionConfirmation, options=options
         )
@@ -251,7 +251,7 @@ class AsyncRouter:
         **options: Unpack[CallOptions],
     ) -> AsyncPager[ChatMessageList, StoredMessage]:
         """The messages of a stored chat completion, paginated."""
-        split_params("get_chat_completion_messages", options, frozenset())
+        split_params("get_chat_completion_messages", options, frozenset(), sends_body=False)
         path = _completion_path(completion_id, "/messages")
         query = _list_query(after=after, limit=limit, order=order)
         return AsyncPager(self._client, path, query, ChatMessageList, options)
@@ -270,10 +270,10 @@ class AsyncRouter:
 
     async def get_supported_models(self, **options: Unpack[CallOptions]) -> ModelList:
         """The models the router can serve (``GET /v1/models``)."""
-        split_params("get_supported_models", options, frozenset())
+        split_params("get_supported_models", options, frozenset(), sends_body=False)
         return await self._client._execute("GET", "/v1/models", ModelList, options=options)
 
     async def health_check(self, **options: Unpack[CallOptions]) -> HealthStatus:
         """The service's health (``GET /system/health``)."""
-        split_params("health_check", options, frozenset())
+        split_params("health_check", options, frozenset(), sends_body=False)
         return await self._client._execute("GET", "/system/health", HealthStatus, options=options)

@@ -163,3 +163,27 @@ async def test_unknown_keyword_is_a_type_error(sudo: ss.AsyncSudo) -> None:
         sudo.router.list_chat_completions(limt=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="completion"):
         await sudo.router.get_chat_completion(completion="x")  # type: ignore[call-arg]
+
+
+async def test_extra_body_on_an_operation_without_a_body_is_refused(
+    server: testing.FakeSudoServer, sudo: ss.AsyncSudo
+) -> None:
+    # A GET or DELETE sends no body: extra_body would be dropped without a word.
+    extra = {"extra_body": {"x": 1}}
+    router = sudo.router
+    calls = [
+        ("list_chat_completions", lambda: router.list_chat_completions(**extra)),
+        ("get_chat_completion", lambda: router.get_chat_completion("c", **extra)),
+        ("delete_chat_completion", lambda: router.delete_chat_completion("c", **extra)),
+        ("get_chat_completion_messages", lambda: router.get_chat_completion_messages("c", **extra)),
+        ("get_supported_models", lambda: router.get_supported_models(**extra)),
+        ("health_check", lambda: router.health_check(**extra)),
+    ]
+    for name, call in calls:
+        with pytest.raises(TypeError, match=rf"{name}\(\) sends no request body"):
+            result = call()
+            if hasattr(result, "__await__"):
+                await result
+    assert server.requests == []
+    # an empty one says nothing, and is allowed
+    await router.get_supported_models(extra_body={})
