@@ -74,7 +74,7 @@ class _LoopThread:
         )
         self._thread.start()
         self._pid = os.getpid()
-        self.portal = ready.result()
+        self.portal: BlockingPortal = ready.result()
 
     @staticmethod
     def _run(backend: str, ready: Future[BlockingPortal]) -> None:
@@ -128,8 +128,9 @@ class _Runner:
 
     def __init__(self, backend: str, client: AsyncSudo) -> None:
         self._loop = _LoopThread(backend)
-        self.portal = self._loop.portal
+        self.portal: BlockingPortal = self._loop.portal
         self._client = client
+        self._forgotten: weakref.finalize[[str, _LoopThread, AsyncSudo], _Runner]
         self._forgotten = weakref.finalize(self, _collected_open, repr(client), self._loop, client)
         self._forgotten.atexit = False  # _close_at_exit waits for the close instead
         _open_runners.add(self)
