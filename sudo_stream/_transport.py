@@ -154,15 +154,6 @@ def body_reader(response: httpx.Response) -> tuple[AsyncIterator[bytes], Decoder
     return body.__aiter__(), decoder_for(response.headers.get("content-encoding", ""))
 
 
-def default_tls_context() -> ssl.SSLContext:
-    """httpx's default context: certificates and host names verified against certifi's
-    bundle (or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), offering HTTP/1.1 as httpcore does.
-    Blocking: reads the CA bundle."""
-    context = httpx.create_ssl_context()
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
 def _new_http_client(
     base_url: str = "", tls: TLSSettings = DEFAULT_TLS, max_connections: int | None = None
 ) -> tuple[httpx.AsyncClient, PoolTransport | None]:
@@ -339,9 +330,7 @@ class Transport:
         except httpx.HTTPError as exc:
             raise_translated(exc, deadline)
         except h11.LocalProtocolError as exc:  # httpcore lets h11's own escape from a body write
-            raise InvalidRequestError(
-                f"the request cannot be sent as built: {exc} {_describe_request(None, request)}"
-            ) from exc
+            raise_translated(httpx.LocalProtocolError(str(exc), request=request), deadline)
         finally:
             read_deadline.reset(token)
 
@@ -535,14 +524,12 @@ def _certificate_hint(error: ssl.SSLError) -> str:
     return "TLS: the server refused the client certificate, or wants one (see cert=)"
 
 
-def _describe_request(exc: httpx.HTTPError | None, request: httpx.Request | None) -> str:
+def _describe_request(exc: httpx.HTTPError, request: httpx.Request | None) -> str:
     try:
-        if exc is not None:
-            request = exc.request
+        request = exc.request
     except RuntimeError:
-        pass
-    if request is None:
-        return ""
+        if request is None:
+            return ""
     return f"on {request.method} {request.url.copy_with(query=None)}"
 
 

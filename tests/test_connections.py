@@ -15,7 +15,7 @@ import sudo_stream as ss
 from sudo_stream import testing
 from sudo_stream._deadline import LazyTLS
 from sudo_stream._http import PoolTransport
-from sudo_stream._transport import default_tls_context
+from sudo_stream._transport import DEFAULT_TLS
 
 from .helpers import MESSAGES, wait_until_no_connections
 
@@ -104,7 +104,7 @@ async def test_a_cancelled_waiter_passes_its_turn_on(server: testing.FakeSudoSer
 
 
 async def test_an_idle_connection_to_another_origin_makes_room() -> None:
-    transport = PoolTransport(LazyTLS(default_tls_context), max_connections=1)
+    transport = PoolTransport(LazyTLS(DEFAULT_TLS.build), max_connections=1)
     async with testing.FakeSudoServer() as one, testing.FakeSudoServer() as two:
         async with httpx.AsyncClient(transport=transport) as client:
             assert (await client.get(one.url + "/v1/models")).status_code == 200  # idle, to one

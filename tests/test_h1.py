@@ -17,7 +17,7 @@ import sudo_stream as ss
 from sudo_stream._deadline import LazyTLS
 from sudo_stream._h1 import H1Connection
 from sudo_stream._http import PoolTransport, core_body
-from sudo_stream._transport import default_tls_context
+from sudo_stream._transport import DEFAULT_TLS
 
 pytestmark = pytest.mark.anyio
 
@@ -86,7 +86,7 @@ async def script() -> AsyncIterator[ScriptServer]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = PoolTransport(LazyTLS(default_tls_context))
+    transport = PoolTransport(LazyTLS(DEFAULT_TLS.build))
     async with httpx.AsyncClient(transport=transport) as http_client:
         yield http_client
 
@@ -325,7 +325,7 @@ async def test_concurrent_requests_each_get_a_connection_then_share_them(
 
 
 async def test_idle_connections_beyond_the_limit_are_closed(script: ScriptServer) -> None:
-    transport = PoolTransport(LazyTLS(default_tls_context), max_keepalive_connections=3)
+    transport = PoolTransport(LazyTLS(DEFAULT_TLS.build), max_keepalive_connections=3)
     async with httpx.AsyncClient(transport=transport) as client:
         script.answers += [Answer(sized(b"x")) for _ in range(6)]
         responses = [await client.send(client.build_request("GET", script.url + "/x"), stream=True) for _ in range(6)]

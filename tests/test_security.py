@@ -256,9 +256,9 @@ async def test_a_request_the_http_layer_refuses_is_a_typed_error_never_retried(o
     # fault: an InvalidRequestError (a ValueError), on the first attempt.
     from sudo_stream._deadline import LazyTLS
     from sudo_stream._http import PoolTransport
-    from sudo_stream._transport import default_tls_context
+    from sudo_stream._transport import DEFAULT_TLS
 
-    transport = PoolTransport(LazyTLS(default_tls_context)) if ours else None
+    transport = PoolTransport(LazyTLS(DEFAULT_TLS.build)) if ours else None
     async with testing.FakeSudoServer() as server:
         async with httpx.AsyncClient(transport=transport, headers={"content-length": "5"}) as client:
             async with ss.AsyncSudo(server_url=server.url, http_client=client, retries=3) as sudo:
