@@ -108,7 +108,7 @@ class TLSSettings:
             else:
                 context = _system_bundle()
             if isinstance(verify, str):  # trusted besides the system's own
-                _load_verify_locations(context, verify)
+                _trusting(verify, context)
         elif verify is True:
             import httpx
 
@@ -169,24 +169,18 @@ def _holds_hashed_certificates(capath: str) -> bool:
     return any(re.fullmatch(r"[0-9a-fA-F]{8}\.[0-9]", name) for name in os.listdir(capath))
 
 
-def _trusting(path: str) -> ssl.SSLContext:
-    """httpx's context for a CA path: the standard library's defaults, trusting ``path``."""
+def _trusting(path: str, context: ssl.SSLContext | None = None) -> ssl.SSLContext:
+    """``context`` also trusting the CAs at ``path`` (a file or a hashed directory); with
+    no context, httpx's for a CA path: the standard library's defaults, trusting those
+    CAs alone."""
+    cafile, capath = (None, path) if os.path.isdir(path) else (path, None)
     try:
-        if os.path.isdir(path):
-            return ssl.create_default_context(capath=path)
-        return ssl.create_default_context(cafile=path)
+        if context is None:
+            return ssl.create_default_context(cafile=cafile, capath=capath)
+        context.load_verify_locations(cafile, capath)
     except ssl.SSLError as exc:
         raise ValueError(f"verify: cannot load CA certificates from {path!r}: {exc}") from exc
-
-
-def _load_verify_locations(context: ssl.SSLContext, path: str) -> None:
-    try:
-        if os.path.isdir(path):
-            context.load_verify_locations(capath=path)
-        else:
-            context.load_verify_locations(cafile=path)
-    except ssl.SSLError as exc:
-        raise ValueError(f"verify: cannot load CA certificates from {path!r}: {exc}") from exc
+    return context
 
 
 def _existing_path(argument: str, path: object, *, directory_ok: bool = False) -> str:
