@@ -101,10 +101,10 @@ class ChatStream:
         self._scrub = scrub
         self._choices = choices
         # Raw bytes are cheapest; a compressed body goes through a decoder, a step at a time.
-        self._raw, self._inflater = body_reader(response)
+        self._raw, self._decoder = body_reader(response)
         # Our connections read with this stream's deadline once it is bound to them.
         self._bound = deadline_reads and bind_deadline(response.extensions, deadline)
-        self._direct = self._bound and self._inflater is None
+        self._direct = self._bound and self._decoder is None
         self._max_bytes = max_response_size
         self._deadline_reads = deadline_reads
         self._timeout = timeout
@@ -270,7 +270,7 @@ class ChatStream:
                         raise self._read_error(exc) from exc
                 else:
                     data = await (
-                        self._read_raw() if self._inflater is None else self._read_inflated()
+                        self._read_raw() if self._decoder is None else self._read_decoded()
                     )
                 if not data:
                     self._eof = True
@@ -354,28 +354,28 @@ class ChatStream:
             self._first_at = time.monotonic()
         self._deadline.stale = True
 
-    async def _read_inflated(self) -> bytes:
+    async def _read_decoded(self) -> bytes:
         """The next decoded piece of a compressed body, a step at most (b"" at its end)."""
-        decoder = self._inflater
+        decoder = self._decoder
         assert decoder is not None
         while True:
             if decoder.pending:
                 # A small body may decode to a lot: let other tasks run between steps.
                 await anyio.lowlevel.checkpoint()
-                data = self._inflate(decoder.more)
+                data = self._decompress(decoder.more)
             elif self._eof:
                 return b""
             else:
                 raw = await self._read_raw()
                 if raw:
-                    data = self._inflate(partial(decoder.decode, raw))
+                    data = self._decompress(partial(decoder.decode, raw))
                 else:
                     self._eof = True
-                    data = self._inflate(decoder.flush)
+                    data = self._decompress(decoder.flush)
             if data:
                 return data
 
-    def _inflate(self, step: Callable[[], bytes]) -> bytes:
+    def _decompress(self, step: Callable[[], bytes]) -> bytes:
         try:
             return step()
         except DecodingError as exc:
