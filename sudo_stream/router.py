@@ -42,11 +42,14 @@ Page = TypeVar("Page", bound="ListPage[Any]")
 _CHAT_PATH = "/v1/chat/completions"
 
 
-def _encode_body(struct: msgspec.Struct, extra_body: Mapping[str, Any] | None) -> bytes:
-    """The JSON body; a NaN or an infinity anywhere in it is a ValueError naming where."""
+def _encode_body(
+    body: msgspec.Struct | Mapping[str, Any], extra_body: Mapping[str, Any] | None
+) -> bytes:
+    """The JSON body with ``extra_body``'s keys added over it; a NaN or an infinity
+    anywhere in it is a ValueError naming where."""
     if not extra_body:
-        return encode(struct)
-    merged = msgspec.to_builtins(struct)
+        return encode(body)
+    merged = msgspec.to_builtins(body)
     merged.update(extra_body)
     return encode(merged)
 
@@ -223,7 +226,7 @@ class AsyncRouter:
         if metadata is None:
             raise TypeError("metadata must be a mapping of str to str, got None")
         check_metadata("metadata", metadata)
-        content = encode({"metadata": dict(metadata), **(options.get("extra_body") or {})})
+        content = _encode_body({"metadata": dict(metadata)}, options.get("extra_body"))
         return await self._client._execute(
             "POST",
             _completion_path(completion_id),
