@@ -105,7 +105,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy in strict mode on the package."""
-    session.install("-e", ".", "mypy>=1.11", "trio>=0.25")
+    # rich (the batch progress bar) and exceptiongroup (anyio's on 3.10) are typed
+    session.install("-e", ".", "mypy>=1.11", "trio>=0.25", "rich>=13", "exceptiongroup>=1.0.2")
     session.run("mypy", "--strict", "sudo_stream")
 
 

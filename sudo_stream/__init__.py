@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from . import batch as batch
+    from .models.ratelimit import (
+        RateLimitInfo as RateLimitInfo,
+    )
     from ._blocking import (
         Sudo as Sudo,
     )
@@ -231,6 +235,7 @@ _LAZY: dict[str, str] = {
     "ToolCallDone": ".models.events",
     "ToolCallStarted": ".models.events",
     "UsageReceived": ".models.events",
+    "RateLimitInfo": ".models.ratelimit",
 }
 
 __all__ = [
@@ -263,6 +268,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitInfo",
     "ReasoningDelta",
     "RefusalDelta",
     "RetryConfig",
@@ -293,6 +299,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "batch":  # the subpackage, loaded on first use like the rest
+        return importlib.import_module(".batch", __name__)
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'sudo_stream' has no attribute {name!r}")

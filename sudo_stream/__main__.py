@@ -3,7 +3,8 @@
 ``chat [-m MODEL] PROMPT`` streams a reply token by token: reasoning dimmed, tool calls as
 their arguments stream, and a one-line summary at the end (on stderr). ``--json`` prints
 the chunks as JSON lines instead; ``-`` reads the prompt from standard input. ``models``
-lists the models.
+lists the models. ``batch INPUT OUTPUT`` sends a batch file's requests (resumably: see
+:mod:`sudo_stream.batch`), with progress and a report on stderr.
 
 Without ``SUDO_API_KEY`` (and without a server URL), or with ``--offline``, it starts the
 embedded fake server from :mod:`sudo_stream.testing` and says so, so it works with no
@@ -145,6 +146,27 @@ def build_parser() -> argparse.ArgumentParser:
         "models", parents=[common], help="list the models", description="List the models."
     )
     models.add_argument("--json", action="store_true", help="print the models as JSON lines")
+
+    batch = sub.add_parser(
+        "batch",
+        parents=[common],
+        help="send a batch file's requests, resumably",
+        description=(
+            "Send every request of INPUT (OpenAI Batch JSONL, or .parquet) and write each "
+            "answer to OUTPUT, a JSON line per custom_id. Run it again with the same OUTPUT "
+            "to resume: what is already there is not sent again."
+        ),
+    )
+    batch.add_argument("input", help="the requests (.jsonl or .parquet)")
+    batch.add_argument("output", help="the results (.jsonl); resumed if it exists")
+    batch.add_argument(
+        "-c", "--concurrency", type=int, default=64, help="requests in flight (default 64)"
+    )
+    batch.add_argument("--rpm", type=int, help="requests per minute at most")
+    batch.add_argument("--tpm", type=int, help="tokens per minute at most")
+    batch.add_argument(
+        "--no-progress", action="store_true", help="no progress bar or lines, only the report"
+    )
     return parser
 
 
@@ -346,6 +368,33 @@ async def list_models(sudo: AsyncSudo, args: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {owner}".rstrip())
 
 
+async def run_batch(sudo: AsyncSudo, args: argparse.Namespace) -> None:
+    """Run a batch file; the report on standard error."""
+    from . import batch
+
+    progress: batch.Progress
+    if args.no_progress:
+        progress = batch.LogProgress(every=float("inf"))
+    elif sys.stderr.isatty():
+        try:
+            progress = batch.RichProgress()
+        except ImportError:
+            progress = batch.LogProgress(write=_note)
+    else:
+        progress = batch.LogProgress(write=_note)
+    try:
+        report = await batch.run(
+            sudo, args.input, args.output, concurrency=args.concurrency, rpm=args.rpm,
+            tpm=args.tpm, progress=progress,
+        )  # fmt: skip
+    except batch.BatchError:
+        raise
+    except (ValueError, TypeError) as exc:  # a bad option (--rpm 0, --concurrency -1)
+        raise UsageError(str(exc)) from None
+    if not isinstance(progress, batch.RichProgress):  # the bar prints it already
+        _note(str(report))
+
+
 async def run(args: argparse.Namespace, prompt: str | None) -> None:
     """Connect (to the real API, or to the embedded fake server) and run the command."""
     from . import _config
@@ -384,6 +433,8 @@ async def run(args: argparse.Namespace, prompt: str | None) -> None:
         if args.command == "chat":
             assert prompt is not None
             await chat(sudo, args, prompt)
+        elif args.command == "batch":
+            await run_batch(sudo, args)
         else:
             await list_models(sudo, args)
 

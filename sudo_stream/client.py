@@ -6,8 +6,9 @@ import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import anyio
 import httpx
@@ -31,6 +32,16 @@ _DEFAULT_TIMEOUT = Timeout()
 DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
 DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """A decoded answer with the response it came in (its head: status and headers) and
+    its body as received (decoded from any content coding)."""
+
+    value: T
+    response: httpx.Response
+    body: bytes
 
 
 class AsyncSudo:
@@ -203,12 +214,28 @@ class AsyncSudo:
         content: bytes | None = None,
     ) -> T:
         """Send a request (with retries) and decode its JSON answer as ``result_type``."""
+        answer = await self._execute_raw(
+            method, path, result_type, options=options, query=query, content=content
+        )
+        return answer.value
+
+    async def _execute_raw(
+        self,
+        method: str,
+        path: str,
+        result_type: type[T],
+        *,
+        options: CallOptions,
+        query: Sequence[tuple[str, str]] = (),
+        content: bytes | None = None,
+    ) -> Answer[T]:
+        """:meth:`_execute`, keeping the response head and the body as it came."""
         retries, timeout = self._options(options)
         transport = self._transport
         started = time.monotonic()
         total_at = None if timeout.total is None else started + timeout.total
 
-        async def attempt() -> T:
+        async def attempt() -> Answer[T]:
             deadline = Deadline.for_call(timeout, total_at)
             request = self._build(method, path, timeout, options, query=query, content=content)
             response = await transport.send(request, deadline)
@@ -216,15 +243,16 @@ class AsyncSudo:
             body = await transport.read_body(response, deadline, self._max_response_size)
             try:
                 try:
-                    return msgspec.json.decode(body, type=result_type)
+                    value = msgspec.json.decode(body, type=result_type)
                 except msgspec.ValidationError:  # a near miss: a null, a number for text
-                    return decode_lenient(body, result_type)
+                    value = decode_lenient(body, result_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise APIResponseValidationError(
                     f"unexpected answer to {method} {path}: {exc} "
                     f"(body {transport.scrub(body)[:200]!r})",
                     status_code=response.status_code,
                 ) from exc
+            return Answer(value, response, body)
 
         if timeout.total is None:
             return await call_with_retries(attempt, retries)

@@ -54,6 +54,27 @@ def _encode_body(
     return encode(merged)
 
 
+def chat_content(
+    operation: str, messages: Any, model: Any, stream: bool, params: Mapping[str, Any]
+) -> tuple[bytes, CallOptions]:
+    """The checked and encoded body of a chat completion, and the call options among
+    ``params`` (an unknown name is a TypeError, a bad value a ValueError or TypeError)."""
+    body, options = split_params(operation, params, CHAT_FIELDS)
+    check_chat(messages, model, body)
+    request = ChatCompletionRequest(messages=messages, model=model, stream=stream, **body)
+    return _encode_body(request, options.get("extra_body")), options
+
+
+def image_content(
+    operation: str, prompt: Any, model: Any, params: Mapping[str, Any]
+) -> tuple[bytes, CallOptions]:
+    """The checked and encoded body of an image generation, and the call options."""
+    body, options = split_params(operation, params, IMAGE_FIELDS)
+    check_image(prompt, model, body)
+    request = ImageGenerationRequest(prompt=prompt, model=model, **body)
+    return _encode_body(request, options.get("extra_body")), options
+
+
 def _completion_path(completion_id: str, suffix: str = "") -> str:
     if not isinstance(completion_id, str) or not completion_id:
         raise ValueError(f"completion_id must be a non-empty string, got {completion_id!r}")
@@ -160,10 +181,7 @@ class AsyncRouter:
         ``False`` or ``None``; streaming is :meth:`create_streaming`)."""
         if stream is not False and stream is not None:
             raise ValueError("create() takes stream=False; use create_streaming() to stream")
-        body, options = split_params("create", params, CHAT_FIELDS)
-        check_chat(messages, model, body)
-        request = ChatCompletionRequest(messages=messages, model=model, stream=False, **body)
-        content = _encode_body(request, options.get("extra_body"))
+        content, options = chat_content("create", messages, model, False, params)
         return await self._client._execute(
             "POST", _CHAT_PATH, ChatCompletion, content=content, options=options
         )
@@ -182,13 +200,9 @@ class AsyncRouter:
         """
         if stream is not True:
             raise ValueError("create_streaming() takes stream=True; use create() otherwise")
-        body, options = split_params("create_streaming", params, CHAT_FIELDS)
-        check_chat(messages, model, body)
-        request = ChatCompletionRequest(messages=messages, model=model, stream=True, **body)
-        extra = options.get("extra_body") or {}
-        content = _encode_body(request, extra)
+        content, options = chat_content("create_streaming", messages, model, True, params)
         # Without [DONE], the stream is whole once this many choices have finished.
-        choices = extra.get("n", body.get("n"))
+        choices = (options.get("extra_body") or {}).get("n", params.get("n"))
         choices = choices if isinstance(choices, int) and choices > 0 else 1
         return StreamRequest(
             lambda: self._client._open_stream(_CHAT_PATH, content, options, choices)
@@ -263,10 +277,7 @@ class AsyncRouter:
         self, *, prompt: str, model: str, **params: Unpack[ImageParams]
     ) -> ImageGeneration:
         """Generate images from a prompt."""
-        body, options = split_params("generate_image", params, IMAGE_FIELDS)
-        check_image(prompt, model, body)
-        request = ImageGenerationRequest(prompt=prompt, model=model, **body)
-        content = _encode_body(request, options.get("extra_body"))
+        content, options = image_content("generate_image", prompt, model, params)
         return await self._client._execute(
             "POST", "/v1/images/generations", ImageGeneration, content=content, options=options
         )

@@ -1,0 +1,139 @@
+"""Client-side rate limits, pure: the clock is passed in, nothing waits here.
+
+Why not the ``limits`` package: its moving window stores one timestamp per unit of cost
+(a 2M-tokens-per-minute limit would be a list of millions of entries), it cannot give back
+what a request reserved but did not use, and its async storages are asyncio-only. The
+state here is a log of (time, amount) entries per window with a running sum: exact,
+O(1) amortised, and an entry can be settled to the tokens the answer really used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+MINUTE = 60.0
+# The finer window paces a run: at most a sixth of the minute's limit in any 10 seconds,
+# so a run does not spend its whole minute in the first second (servers that enforce
+# their limit over shorter periods would refuse that burst).
+PACE = 10.0
+
+
+class _Entry:
+    __slots__ = ("amount", "at")
+
+    def __init__(self, at: float, amount: float) -> None:
+        self.at = at
+        self.amount = amount
+
+
+class SlidingWindow:
+    """At most ``limit`` in any ``seconds``-long window. One item larger than the whole
+    limit goes through alone, once the window is empty (else it could never go)."""
+
+    def __init__(self, limit: float, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._entries: deque[_Entry] = deque()
+        self._total = 0.0
+
+    @property
+    def used(self) -> float:
+        """What the window holds (as of the last call that passed the clock in)."""
+        return self._total
+
+    def _expire(self, now: float) -> None:
+        entries, horizon = self._entries, now - self.seconds
+        while entries and entries[0].at <= horizon:
+            self._total -= entries.popleft().amount
+        if not entries:
+            self._total = 0.0  # no drift from float sums
+
+    def wait(self, amount: float, now: float) -> float:
+        """Seconds until ``amount`` fits (0 when it fits now)."""
+        self._expire(now)
+        excess = self._total + amount - self.limit
+        if excess <= 0 or not self._entries:
+            return 0.0
+        for entry in self._entries:
+            excess -= entry.amount
+            if excess <= 0 or entry is self._entries[-1]:
+                return entry.at + self.seconds - now
+        raise AssertionError("unreachable")
+
+    def add(self, amount: float, now: float) -> _Entry:
+        entry = _Entry(now, amount)
+        self._entries.append(entry)
+        self._total += amount
+        return entry
+
+    def settle(self, entry: _Entry, amount: float, now: float) -> None:
+        """Make ``entry`` count ``amount`` instead (if it is still in the window)."""
+        self._expire(now)
+        if entry.at > now - self.seconds and self._entries:
+            self._total += amount - entry.amount
+        entry.amount = amount
+
+
+class Reservation:
+    """What one request holds under the limits until its answer settles it."""
+
+    __slots__ = ("_entries", "tokens")
+
+    def __init__(self, tokens: int, entries: list[tuple[SlidingWindow, _Entry]]) -> None:
+        self.tokens = tokens
+        self._entries = entries
+
+
+class RateLimitState:
+    """Requests and tokens per minute, exact over any 60-second window, paced over 10
+    seconds, and a pause for the whole run (after a 429, or when the server says its
+    limit is spent). Give ``None`` for no limit of that kind."""
+
+    def __init__(self, rpm: int | None = None, tpm: int | None = None) -> None:
+        for name, value in (("rpm", rpm), ("tpm", tpm)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+        self.rpm, self.tpm = rpm, tpm
+        self._requests = _pair(rpm)
+        self._tokens = _pair(tpm)
+        self._paused_until = -math.inf
+
+    def try_reserve(self, tokens: int, now: float) -> Reservation | float:
+        """Reserve one request and ``tokens`` now, or say how many seconds to wait
+        (reserving nothing). A request of more tokens than ``tpm`` reserves all of it."""
+        wait = self._paused_until - now
+        if self.tpm is not None:
+            tokens = min(tokens, self.tpm)
+        for window in self._requests:
+            wait = max(wait, window.wait(1, now))
+        for window in self._tokens:
+            wait = max(wait, window.wait(tokens, now))
+        if wait > 0:
+            return wait
+        entries = [(window, window.add(1, now)) for window in self._requests]
+        token_entries = [(window, window.add(tokens, now)) for window in self._tokens]
+        return Reservation(tokens, token_entries + entries)
+
+    def settle(self, reservation: Reservation, used_tokens: int, now: float) -> None:
+        """Count the tokens the request really used (from its answer's usage)."""
+        for window, entry in reservation._entries:
+            if window in self._tokens:
+                window.settle(entry, used_tokens, now)
+        reservation.tokens = used_tokens
+
+    def pause_until(self, when: float) -> None:
+        """No request starts before ``when`` (the later of two pauses holds)."""
+        self._paused_until = max(self._paused_until, when)
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+
+def _pair(limit: int | None) -> tuple[SlidingWindow, ...]:
+    if limit is None:
+        return ()
+    return (SlidingWindow(limit, MINUTE), SlidingWindow(math.ceil(limit * PACE / MINUTE), PACE))
