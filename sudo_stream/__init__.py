@@ -13,9 +13,6 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import batch as batch
-    from .models.ratelimit import (
-        RateLimitInfo as RateLimitInfo,
-    )
     from ._blocking import (
         Sudo as Sudo,
     )
@@ -177,6 +174,9 @@ if TYPE_CHECKING:
     )
     from .models.events import (
         UsageReceived as UsageReceived,
+    )
+    from .models.ratelimit import (
+        RateLimitInfo as RateLimitInfo,
     )
 
 # public name -> module that defines it
