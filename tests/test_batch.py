@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from sudo_stream import AsyncSudo, AuthenticationError, RetryConfig, Sudo, batch, testing
 from sudo_stream.batch._requests import parse_line
+
+from .helpers import wait_until_no_connections
 
 pytestmark = pytest.mark.anyio
 
@@ -282,3 +285,44 @@ def test_parse_line_estimates_tokens() -> None:
     assert request.choices == 2
     default = parse_line(json.dumps(line("a")), "line 1", default_completion_tokens=10)
     assert 10 < default.estimated_tokens < 40
+
+
+async def test_a_parquet_output_is_written_at_the_end_and_resumed(
+    server: testing.FakeSudoServer, tmp_path: Path
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    output = tmp_path / "out.parquet"
+    rows = [line(f"q-{i}") for i in range(8)]
+    server.enqueue(testing.Error(400))
+    async with client(server) as sudo:
+        first = await batch.run(sudo, rows[:5], output, concurrency=1, progress=False)
+        second = await batch.run(sudo, rows, output, progress=False)
+    assert (first.done, first.failed, second.skipped, second.done) == (4, 1, 5, 3)
+    assert not (tmp_path / "out.parquet.partial.jsonl").exists()
+    table = pq.read_table(output).to_pylist()
+    assert sorted(row["custom_id"] for row in table) == [f"q-{i}" for i in range(8)]
+    by_id = {row["custom_id"]: row for row in table}
+    assert by_id["q-0"]["status_code"] == 400 and json.loads(by_id["q-0"]["error"])["code"] == "http_400"
+    answer = json.loads(by_id["q-7"]["response"])
+    assert answer["body"]["choices"][0]["message"]["content"] == testing.DEFAULT_REPLY
+    assert by_id["q-7"]["error"] is None and by_id["q-7"]["id"].startswith("batch_req_")
+    assert len(chat_requests(server)) == 8
+
+
+async def test_two_runs_cannot_write_one_output_at_once(tmp_path: Path) -> None:
+    output = tmp_path / "out.jsonl"
+    async with testing.FakeSudoServer() as server:
+        server.enqueue(testing.Stall())  # the first run's only request hangs
+        async with client(server) as sudo, anyio.create_task_group() as group:
+            group.start_soon(lambda: batch.run(sudo, [line("a")], output, progress=False))
+            while not server.requests:
+                await anyio.sleep(0.01)
+            with pytest.raises(batch.BatchOutputError, match="another run is writing to this output"):
+                await batch.run(sudo, [line("b")], output, progress=False)
+            group.cancel_scope.cancel()
+        # cancelled: its scratch files are gone, its connection closed
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+        await wait_until_no_connections(server)
+        async with client(server) as sudo:  # the first is gone: its lock with it
+            report = await batch.run(sudo, [line("b")], output, progress=False)
+    assert report.done == 1

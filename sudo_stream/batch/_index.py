@@ -13,6 +13,28 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
+
+
+class RunInProgressError(OSError):
+    """Another run holds this output."""
+
+
+def _claim(lock: Path) -> BinaryIO:
+    """Hold ``lock`` for this run: two runs appending to one output would each send what
+    the other is sending. (An advisory lock, released by the system if the process dies.)"""
+    handle = open(lock, "a+b")  # noqa: SIM115 (held for the run)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RunInProgressError(f"another run is writing to this output (it holds {lock})") from None
+    return handle
+
 
 # Bound on the ids of one query (SQLite's variable limit is 999 on old builds).
 _CHUNK = 500
@@ -23,6 +45,7 @@ class IdIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._owner = _claim(Path(f"{path}.lock"))
         self.remove()  # a scratch file left by a killed run: rebuilt from the output
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -84,6 +107,9 @@ class IdIndex:
         with self._lock:
             self._db.close()
         self.remove()
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{self.path}.lock").unlink()
+        self._owner.close()
 
     def remove(self) -> None:
         for suffix in ("", "-journal", "-wal", "-shm"):

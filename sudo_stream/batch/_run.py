@@ -17,10 +17,11 @@ from typing_extensions import TypedDict, Unpack
 
 from ._engine import RequestRunner
 from ._errors import BatchOutputError, DuplicateCustomIdError
-from ._index import IdIndex
+from ._index import IdIndex, RunInProgressError
 from ._inputs import InputSource, Requests
 from ._limiter import Limiter, RateLimiter
 from ._output import OutputFile
+from ._parquet import partial_path, restore_records, write_parquet
 from ._report import BatchReport, LogProgress, Progress, default_progress
 from ._requests import BatchRequest
 
@@ -127,15 +128,23 @@ async def run_batch(
     )
     requests = Requests(input, default_completion_tokens=default_completion_tokens)
     path = Path(output)
+    parquet = path.suffix.lower() == ".parquet"
+    records = partial_path(path) if parquet else path
     shown = _progress(progress)
-    index = await anyio.to_thread.run_sync(_open_index, path)
-    out = OutputFile(path)
+    index = await anyio.to_thread.run_sync(_open_index, records)
+    out = OutputFile(records)
     report: BatchReport | None = None
     try:
         total = await anyio.to_thread.run_sync(_check_input, requests, index)
+        if parquet and path.exists() and not records.exists():
+            await anyio.to_thread.run_sync(restore_records, path, records)
         skipped = await anyio.to_thread.run_sync(_recover, out, index)
         shown.start(total, skipped)
         await _send_all(requests, index, runner, out, shown)
+        out.close()
+        if parquet:
+            await anyio.to_thread.run_sync(write_parquet, records, path)
+            records.unlink()
         stats = runner.stats
         report = BatchReport(
             output=str(path), total=total, skipped=skipped, done=stats.done,
@@ -146,7 +155,8 @@ async def run_batch(
         return report
     finally:
         out.close()
-        await anyio.to_thread.run_sync(index.close)
+        with anyio.CancelScope(shield=True):  # cancelled too: the scratch files go
+            await anyio.to_thread.run_sync(index.close)
         shown.finish(report)
 
 
@@ -163,6 +173,8 @@ def _open_index(output: Path) -> IdIndex:
         raise BatchOutputError(f"cannot write the output {output}: {output.parent} is not a directory")
     try:
         return IdIndex(output.with_name(f".{output.name}.ids"))
+    except RunInProgressError as exc:
+        raise BatchOutputError(f"cannot write the output {output}: {exc}") from None
     except (OSError, sqlite3.Error) as exc:
         raise BatchOutputError(
             f"cannot write beside the output {output}: {exc} (a run keeps its scratch index there)"
