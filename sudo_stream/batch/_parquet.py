@@ -41,7 +41,8 @@ def _pyarrow() -> Any:
 
 
 def write_parquet(records: Path, output: Path) -> None:
-    """Turn the JSONL ``records`` into the Parquet file ``output`` (atomically)."""
+    """Turn the JSONL ``records`` into the Parquet file ``output`` (atomically), then
+    remove them."""
     pa = _pyarrow()
     schema = pa.schema(
         [("id", pa.string()), ("custom_id", pa.string()), ("status_code", pa.int32()),
@@ -53,6 +54,7 @@ def write_parquet(records: Path, output: Path) -> None:
             for group in _groups(lines):
                 writer.write_table(pa.Table.from_pylist(group, schema=schema))
         os.replace(temporary, output)
+        records.unlink()
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise BatchOutputError(
@@ -77,7 +79,10 @@ def _groups(lines: Any) -> Iterator[list[dict[str, Any]]]:
 
 
 def restore_records(output: Path, records: Path) -> None:
-    """Write the records of the Parquet file ``output`` back as JSONL to ``records``."""
+    """Write the records of a finished Parquet file ``output`` back as JSONL to
+    ``records``, unless there is no such file or the records are there already."""
+    if records.exists() or not output.exists():
+        return
     pa = _pyarrow()
     temporary = records.with_name(f".{records.name}.writing")
     try:

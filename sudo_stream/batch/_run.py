@@ -136,7 +136,7 @@ async def run_batch(
     report: BatchReport | None = None
     try:
         total = await anyio.to_thread.run_sync(_check_input, requests, index)
-        if parquet and path.exists() and not records.exists():
+        if parquet:
             await anyio.to_thread.run_sync(restore_records, path, records)
         skipped = await anyio.to_thread.run_sync(_recover, out, index)
         shown.start(total, skipped)
@@ -144,7 +144,6 @@ async def run_batch(
         out.close()
         if parquet:
             await anyio.to_thread.run_sync(write_parquet, records, path)
-            records.unlink()
         stats = runner.stats
         report = BatchReport(
             output=str(path), total=total, skipped=skipped, done=stats.done,
