@@ -57,6 +57,7 @@ RUNS = {
     ),
     "stored_completions": Run("stored_completions.py"),
     "blocking": Run("blocking.py"),
+    "batch_run": Run("batch_run.py", ("--count", "300")),
 }
 
 
@@ -139,6 +140,17 @@ def test_stored_completions() -> None:
     assert "was asked by user: One sentence about rivers." in out
     assert "'reviewed': 'yes'" in out
     assert "deleted 3 stored completions" in out
+
+
+def test_batch_run() -> None:
+    out = run_example("batch_run")
+    interrupted = re.search(r"^interrupted: (\d+) of 300 answers", out, re.M)
+    assert interrupted is not None, out
+    half = int(interrupted.group(1))
+    assert 150 <= half < 300
+    assert f"resumed: {300 - half} done, 0 failed, {half} already in" in out
+    assert "300 records, 300 distinct ids, 0 failed" in out
+    assert f"square-0: {testing.DEFAULT_REPLY}" in out
 
 
 def test_blocking() -> None:
