@@ -246,7 +246,13 @@ async def _feed(
 
     async def work(request: BatchRequest) -> None:
         try:
-            await lines.send(await runner.run_one(request))
+            line = await runner.run_one(request)
+            # An answer in hand is kept, cancelled or not: the writer takes it before it
+            # stops.
+            with anyio.CancelScope(shield=True):
+                await lines.send(line)
+        except anyio.BrokenResourceError:
+            pass  # the writer failed: its error stops the run
         finally:
             slots.release()
         progress.update(runner.stats)
@@ -275,25 +281,15 @@ def _refuse_seen(index: IdIndex, chunk: list[tuple[str, BatchRequest]]) -> None:
 
 
 async def _write(lines: MemoryObjectReceiveStream[bytes], out: OutputFile) -> None:
-    """Append finished lines to the output, as many at a time as are ready."""
-    async with lines:
-        pending: list[bytes] = []
-        try:
+    """Append finished lines to the output, as many at a time as are ready, until every
+    worker is gone: shielded, so that a cancelled run still keeps the answers in hand."""
+    with anyio.CancelScope(shield=True):
+        async with lines:
             async for line in lines:
-                pending.append(line)
+                pending = [line]
                 while True:
                     try:
                         pending.append(lines.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                data, pending = b"".join(pending), []
-                await anyio.to_thread.run_sync(out.write, data)
-        finally:
-            # Cancelled (Ctrl-C, a fatal error): keep the answers already in hand.
-            while True:
-                try:
-                    pending.append(lines.receive_nowait())
-                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
-                    break
-            if pending and out.broken is None:
-                out.write(b"".join(pending))
+                await anyio.to_thread.run_sync(out.write, b"".join(pending))
