@@ -326,3 +326,20 @@ async def test_two_runs_cannot_write_one_output_at_once(tmp_path: Path) -> None:
         async with client(server) as sudo:  # the first is gone: its lock with it
             report = await batch.run(sudo, [line("b")], output, progress=False)
     assert report.done == 1
+
+
+async def test_image_generations_run_in_a_batch_too(server: testing.FakeSudoServer, tmp_path: Path) -> None:
+    rows = [
+        {"custom_id": "img", "url": "/v1/images/generations",
+         "body": {"model": "gpt-image-1", "prompt": "a lighthouse", "response_format": "b64_json"}},
+        line("chat"),
+    ]  # fmt: skip
+    async with client(server) as sudo:
+        report = await batch.run(sudo, rows, tmp_path / "out.jsonl", progress=False)
+    by_id = {r["custom_id"]: r for r in records(tmp_path / "out.jsonl")}
+    assert report.done == 2
+    assert by_id["img"]["response"]["body"]["data"][0]["b64_json"] == testing.TINY_PNG_B64
+    sent = [r for r in server.requests if r.path == "/v1/images/generations"]
+    assert [r.json() for r in sent] == [rows[0]["body"]]
+    with pytest.raises(batch.BatchInputError, match="prompt must be a non-empty string"):
+        await batch.run(AsyncSudo("k", server.url), [{**rows[0], "body": {"model": "m"}}], tmp_path / "x.jsonl", progress=False)

@@ -42,11 +42,13 @@ def source(tmp_path: Path) -> Path:
     return path
 
 
-def start(server: testing.FakeSudoServer, source: Path, output: Path, **popen: object) -> subprocess.Popen[bytes]:
+def start(
+    server: testing.FakeSudoServer, source: Path, output: Path, backend: str = "asyncio", **popen: object
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SUDO_API_KEY": "key", "SUDO_SERVER_URL": server.url}
     return subprocess.Popen(
         [sys.executable, "-m", "sudo_stream", "batch", str(source), str(output),
-         "--concurrency", "16", "--no-progress"],
+         "--concurrency", "16", "--no-progress", "--backend", backend],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -72,9 +74,9 @@ def test_killed_at_random_moments_then_resumed_every_id_once(
     output = tmp_path / "out.jsonl"
     rng = random.Random(os.environ.get("PYTEST_XDIST_WORKER", "") + str(time.time_ns()))
     kills = 0
-    for _ in range(4):
+    for attempt in range(4):
         before = lines_in(output)
-        run = start(server, source, output)
+        run = start(server, source, output, ("asyncio", "trio")[attempt % 2])
         # a kill once some answers are in (mid-write, maybe), or at a random moment
         # (while the input is checked or the output read back, maybe)
         if rng.random() < 0.7:
@@ -91,7 +93,7 @@ def test_killed_at_random_moments_then_resumed_every_id_once(
         run.communicate()
         kills += 1
 
-    final = start(server, source, output)
+    final = start(server, source, output, "trio")
     _, stderr = final.communicate(timeout=120)
     assert final.returncode == 0, stderr.decode()
     ids = output_ids(output)
