@@ -4,6 +4,7 @@ an output record."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,21 @@ def is_fatal(exc: SudoError) -> bool:
     return detail is not None and detail.code == "insufficient_quota"
 
 
+def _observe(limiter: Limiter, headers: Mapping[str, str]) -> None:
+    """Tell the limiter what the server said of its limits, if it said anything (a scan
+    of the raw headers: most servers send none, and httpx's lookups are not free)."""
+    raw = headers.raw if isinstance(headers, httpx.Headers) else None
+    if raw is not None:
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in raw
+            if name[:12].lower() == b"x-ratelimit-"
+        }
+        if not headers:
+            return
+    limiter.observe(RateLimitInfo.from_headers(headers))
+
+
 class RequestRunner:
     """Sends batch requests through ``client``, at most ``concurrency`` at once, under
     ``limiter``; :meth:`run_one` returns a request's output line (JSON and a newline)."""
@@ -131,14 +147,14 @@ class RequestRunner:
         try:
             status, headers, body, usage = await self._send(request)
         except APIStatusError as exc:
-            limiter.observe(RateLimitInfo.from_headers(exc.headers))
+            _observe(limiter, exc.headers)
             if isinstance(exc, RateLimitError):
                 self.stats.rate_limited += 1
                 limiter.settle(reservation, 0)  # refused: nothing was spent
                 limiter.pause(backoff_seconds(self._policy, attempt, exc))
                 raise _RateLimited(exc) from None
             raise
-        limiter.observe(RateLimitInfo.from_headers(headers))
+        _observe(limiter, headers)
         if usage is not None:
             limiter.settle(reservation, usage.total_tokens)
             self.stats.prompt_tokens += usage.prompt_tokens
