@@ -19,11 +19,16 @@ Scripted responses: :class:`Stream` (with :class:`StallItem` and :class:`Drop` i
 mid-stream faults), :class:`JSON`, :class:`Error`, :class:`Stall`, :class:`Drop`,
 :class:`Endless`, :class:`Raw`. Chunk builders: :func:`text_chunks`,
 :func:`tool_call_chunks`, and :func:`completion_from_chunks` for the expected result.
+
+Rate limits: ``FakeSudoServer(rate_limit=RateLimit(rpm=..., tpm=...))`` enforces them per
+API key with OpenAI's 429s and ``x-ratelimit-*`` headers; ``server.rate_limit_log`` tells
+what each key sent (:class:`RateLimitLog`, :class:`KeyUsage`, :class:`RateLimitEntry`).
 """
 
 from ._chunks import completion_from_chunks, split_words, text_chunks, tool_call_chunks
 from ._endpoints import DEFAULT_MODELS, DEFAULT_REPLY, TINY_PNG_B64
 from ._play import error_body
+from ._ratelimit import KeyUsage, RateLimit, RateLimitEntry, RateLimitLog
 from ._records import RecordedRequest, ServerStats
 from ._responses import (
     JSON,
@@ -49,6 +54,10 @@ __all__ = [
     "Endless",
     "Error",
     "FakeSudoServer",
+    "KeyUsage",
+    "RateLimit",
+    "RateLimitEntry",
+    "RateLimitLog",
     "Raw",
     "RecordedRequest",
     "ScriptedResponse",

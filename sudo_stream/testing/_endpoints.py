@@ -11,6 +11,7 @@ import struct
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._chunks import completion_from_chunks, new_id, text_chunks
@@ -103,7 +104,29 @@ def _prompt_tokens(messages: Sequence[Any]) -> int:
     return sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
 
 
-def create_completion(body: Any, reply: str, store: CompletionStore) -> ScriptedResponse:
+@dataclass(frozen=True, slots=True)
+class ChatAnswer:
+    """A chat completion decided but not yet given: what to send, and what to store when
+    the request asked for ``store`` (only on :meth:`commit`, once the answer is sent)."""
+
+    response: ScriptedResponse
+    completion: dict[str, Any]
+    stored: tuple[list[dict[str, Any]], dict[str, str] | None] | None  # messages, metadata
+
+    @property
+    def total_tokens(self) -> int:
+        """The answer's ``usage.total_tokens`` (what it costs against a token limit)."""
+        return int(self.completion["usage"]["total_tokens"])
+
+    def commit(self, store: CompletionStore) -> ScriptedResponse:
+        """Store the completion if asked to; return the response to send."""
+        if self.stored is not None:
+            messages, metadata = self.stored
+            store.add(self.completion, messages, metadata)
+        return self.response
+
+
+def create_completion(body: Any, reply: str) -> ChatAnswer:
     """``POST /v1/chat/completions`` without a scripted response: the default reply."""
     request = _object(body)
     model = _required_str(request, "model")
@@ -131,9 +154,11 @@ def create_completion(body: Any, reply: str, store: CompletionStore) -> Scripted
     completion = completion_from_chunks(chunks if usage else reply_chunks(True))
     if tier is not None:
         completion["service_tier"] = tier
+    stored = None
     if request.get("store") is True:
-        store.add(completion, messages, _metadata(request.get("metadata")))
-    return Stream(chunks) if request.get("stream") is True else JSON(completion)
+        stored = (messages, _metadata(request.get("metadata")))
+    response = Stream(chunks) if request.get("stream") is True else JSON(completion)
+    return ChatAnswer(response, completion, stored)
 
 
 def _fan_out(chunks: list[dict[str, Any]], n: int, tier: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from anyio.streams.tls import TLSStream
 from ._api import CHAT_PATH, FakeAPI
 from ._connection import serve_connection
 from ._endpoints import DEFAULT_MODELS, DEFAULT_REPLY
+from ._ratelimit import RateLimit, RateLimiter, RateLimitLog
 from ._records import RecordedRequest, ServerState, ServerStats
 from ._responses import ScriptedResponse
 
@@ -41,6 +42,13 @@ class FakeSudoServer:
     HTTPS, and :attr:`url` is an ``https://`` URL. A client that fails the handshake gets
     the TLS alert saying why and is dropped; :attr:`handshake_errors` lists them.
 
+    With ``rate_limit`` (a :class:`RateLimit`) it enforces RPM/TPM per API key (per
+    ``Authorization`` value) on every request past the auth check, as the Sudo API does:
+    each answer carries ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` headers,
+    and a request over the limit gets a 429 with ``retry-after``/``retry-after-ms`` (it
+    consumes no scripted response and stores nothing). :attr:`rate_limit_log` tells what
+    each key sent and was refused.
+
     ``host`` should be an IP address: a name resolving to several addresses gets one
     listener per address, each on its own port when ``port`` is 0.
     """
@@ -55,13 +63,15 @@ class FakeSudoServer:
         reply: str = DEFAULT_REPLY,
         models: Sequence[str] = DEFAULT_MODELS,
         ssl_context: ssl.SSLContext | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._host = host
         self._ssl_context = ssl_context
         self._handshake_errors: list[Exception] = []
         self._handshakes = 0
         self._port = port
-        self._api = FakeAPI(api_key=api_key, reply=reply, models=models)
+        self._limiter = None if rate_limit is None else RateLimiter(rate_limit)
+        self._api = FakeAPI(api_key=api_key, reply=reply, models=models, limiter=self._limiter)
         self._state = ServerState()
         self._send_buffer_size = send_buffer_size
         self._stack: AsyncExitStack | None = None
@@ -171,6 +181,14 @@ class FakeSudoServer:
     def stats(self) -> ServerStats:
         """A snapshot of the connection and byte counters, taken now."""
         return self._state.snapshot()
+
+    @property
+    def rate_limit_log(self) -> RateLimitLog:
+        """What each API key sent under the ``rate_limit``: admitted and refused requests,
+        tokens, the busiest window (``RuntimeError`` without a ``rate_limit``)."""
+        if self._limiter is None:
+            raise RuntimeError("this FakeSudoServer has no rate_limit")
+        return self._limiter.log
 
     @property
     def errors(self) -> list[Exception]:
