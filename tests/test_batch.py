@@ -343,3 +343,34 @@ async def test_image_generations_run_in_a_batch_too(server: testing.FakeSudoServ
     assert [r.json() for r in sent] == [rows[0]["body"]]
     with pytest.raises(batch.BatchInputError, match="prompt must be a non-empty string"):
         await batch.run(AsyncSudo("k", server.url), [{**rows[0], "body": {"model": "m"}}], tmp_path / "x.jsonl", progress=False)
+
+
+async def test_a_server_that_rate_limits_hard(tmp_path: Path) -> None:
+    # 6 requests per half second, and a client that sets no limit of its own: the 429s
+    # pause the run (for their Retry-After), and every request gets through in the end.
+    async with testing.FakeSudoServer(rate_limit=testing.RateLimit(rpm=6, window=0.5)) as server:
+        async with client(server) as sudo:
+            report = await batch.run(sudo, [line(f"q-{i}") for i in range(30)], tmp_path / "out.jsonl", concurrency=10, progress=False)
+        usage = server.rate_limit_log.usage("key")
+    assert sorted(ids_of(tmp_path / "out.jsonl")) == sorted(f"q-{i}" for i in range(30))
+    assert (report.done, report.failed) == (30, 0)
+    assert report.rate_limited == usage.refused > 0
+    assert usage.admitted == 30
+
+
+async def test_a_run_under_its_limit_meets_few_429s(tmp_path: Path) -> None:
+    limit = testing.RateLimit(rpm=20, tpm=2_000, window=1.0)
+    async with testing.FakeSudoServer(rate_limit=limit) as server:
+        async with client(server) as sudo:
+            limiter = batch.RateLimiter(rpm=20, tpm=2_000, window=1.0)
+            report = await batch.run(
+                sudo, [line(f"q-{i}", max_tokens=10) for i in range(60)], tmp_path / "out.jsonl",
+                concurrency=16, limiter=limiter, progress=False,
+            )  # fmt: skip
+        usage = server.rate_limit_log.usage("key")
+    assert report.done == 60
+    # Within the limit but for the jitter between our clock and the server's (a request
+    # reserved just in time may arrive just too early), large against a 1-second window
+    # on a loaded machine; without the limiter, most requests are refused.
+    assert usage.refused <= 10, usage
+    assert usage.max_requests_sent <= 20 + usage.refused

@@ -9,7 +9,7 @@ from typing import Protocol
 import anyio
 
 from ..models.ratelimit import RateLimitInfo
-from ._limits import RateLimitState, Reservation
+from ._limits import MINUTE, RateLimitState, Reservation
 
 
 class Limiter(Protocol):
@@ -34,17 +34,19 @@ class Limiter(Protocol):
 
 
 class RateLimiter:
-    """Requests and tokens per minute for one process. Requests wait in turn (first come,
-    first served); only the first in line sleeps, until its reservation fits."""
+    """Requests and tokens per minute (or per ``window`` seconds) for one process, as
+    :class:`RateLimitState` counts them. Requests wait in turn (first come, first served);
+    only the first in line sleeps, until its reservation fits."""
 
     def __init__(
         self,
         rpm: int | None = None,
         tpm: int | None = None,
         *,
+        window: float = MINUTE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.state = RateLimitState(rpm, tpm)
+        self.state = RateLimitState(rpm, tpm, window=window)
         self._clock = clock
         self._lock: anyio.Lock | None = None
 

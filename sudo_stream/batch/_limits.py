@@ -13,10 +13,10 @@ import math
 from collections import deque
 
 MINUTE = 60.0
-# The finer window paces a run: at most a sixth of the minute's limit in any 10 seconds,
-# so a run does not spend its whole minute in the first second (servers that enforce
-# their limit over shorter periods would refuse that burst).
-PACE = 10.0
+# The finer window paces a run: at most a sixth of the limit in any sixth of the window
+# (10 s of a minute), so a run does not spend its whole minute in the first second
+# (servers that enforce their limit over shorter periods would refuse that burst).
+PACE = 6
 
 
 class _Entry:
@@ -88,17 +88,21 @@ class Reservation:
 class RateLimitState:
     """Requests and tokens per minute, exact over any 60-second window, paced over 10
     seconds, and a pause for the whole run (after a 429, or when the server says its
-    limit is spent). Give ``None`` for no limit of that kind."""
+    limit is spent). Give ``None`` for no limit of that kind. ``window`` scales time: the
+    limits hold over any ``window`` seconds instead of a minute (for a provider that
+    limits per second, or a test that cannot wait minutes)."""
 
-    def __init__(self, rpm: int | None = None, tpm: int | None = None) -> None:
+    def __init__(self, rpm: int | None = None, tpm: int | None = None, *, window: float = MINUTE) -> None:
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window < math.inf:
+            raise ValueError(f"window must be a positive number of seconds, got {window!r}")
         for name, value in (("rpm", rpm), ("tpm", tpm)):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ValueError(f"{name} must be a positive int or None, got {value!r}")
         self.rpm, self.tpm = rpm, tpm
-        self._requests = _pair(rpm)
-        self._tokens = _pair(tpm)
+        self._requests = _pair(rpm, window)
+        self._tokens = _pair(tpm, window)
         self._paused_until = -math.inf
 
     def try_reserve(self, tokens: int, now: float) -> Reservation | float:
@@ -133,7 +137,16 @@ class RateLimitState:
         return self._paused_until
 
 
-def _pair(limit: int | None) -> tuple[SlidingWindow, ...]:
+# The server counts a request when it arrives, a little after we counted it; a window
+# held 1% longer absorbs the jitter of that delay (0.6 s of a minute), for at most 1% of
+# the limit unused.
+MARGIN = 1.01
+
+
+def _pair(limit: int | None, window: float) -> tuple[SlidingWindow, ...]:
     if limit is None:
         return ()
-    return (SlidingWindow(limit, MINUTE), SlidingWindow(math.ceil(limit * PACE / MINUTE), PACE))
+    return (
+        SlidingWindow(limit, window * MARGIN),
+        SlidingWindow(math.ceil(limit / PACE), window * MARGIN / PACE),
+    )
