@@ -21,7 +21,7 @@ from . import machine, readme, report
 from .clients import DRIVERS
 from .measure import Rounds
 from .plot import plot_throughput
-from .runner import BACKENDS, PARTS, Plan, Runner
+from .runner import ALL_PARTS, BACKENDS, PARTS, Plan, Runner
 from .targets import verdicts
 from .workloads import QUICK, SMOKE
 
@@ -52,9 +52,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--full",
         action="store_true",
         help="everything the issue lists: sudo-ai in the concurrency part too, openai-python "
-        "in the bulk part, a traced run of 200 streams, more rounds (~25 minutes)",
+        "in the bulk part, a traced run of 200 streams, more rounds, the batch part (~30 minutes)",
     )
-    parser.add_argument("--parts", type=_names(PARTS), default=PARTS, help=",".join(PARTS))
+    parser.add_argument(
+        "--parts",
+        type=_names(ALL_PARTS),
+        default=PARTS,
+        help=f"{','.join(ALL_PARTS)} (default: all but {','.join(p for p in ALL_PARTS if p not in PARTS)})",
+    )
     parser.add_argument("--backends", type=_names(BACKENDS), default=BACKENDS)
     parser.add_argument("--clients", type=_names(tuple(DRIVERS)), default=tuple(DRIVERS))
     parser.add_argument("--rounds", type=int, help="max rounds per client (default 11)")
@@ -64,6 +69,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--bulk-streams",
         type=lambda text: tuple(int(n) for n in text.split(",")),
         help="bulk part: streams started at once, comma-separated (default 100,500)",
+    )
+    parser.add_argument(
+        "--batch-lines",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        help="batch part, memory: input lines, comma-separated (default 10000,100000)",
+    )
+    parser.add_argument(
+        "--batch-requests", type=int, help="batch part, overhead: requests a round (3000)"
+    )
+    parser.add_argument(
+        "--batch-window",
+        type=float,
+        help="batch part, rate limits: the server's window in seconds, 10/20/30/60 (10)",
     )
     parser.add_argument(
         "--tracemalloc", type=int, default=0, metavar="N", help="traced run of N streams"
@@ -94,6 +112,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sse_rounds=3,
             latency_samples=10,
             import_repeat=3,
+            batch_requests=2_000,
+            batch_rounds=Rounds(3, 2, 10.0),
+            batch_lines=(2_000, 20_000),
+            batch_windows=2,
         )
     elif args.smoke:
         plan = replace(
@@ -106,10 +128,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
             sse_rounds=1,
             latency_samples=3,
             import_repeat=1,
+            batch_requests=200,
+            batch_rounds=Rounds(1, 1, 1.0),
+            batch_lines=(500, 1_000),
+            batch_windows=1,
         )
     elif args.full:
         plan = replace(
             plan,
+            parts=plan.parts if args.parts != PARTS else ALL_PARTS,
             full=True,
             rounds=Rounds(7, 3, 60.0),
             concurrency_rounds=Rounds(5, 3, 30.0),
@@ -128,12 +155,26 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.sizes = replace(plan.sizes, bulk_streams=args.bulk_streams)
     if args.tracemalloc:
         plan.tracemalloc_streams = args.tracemalloc
+    if args.batch_lines is not None:
+        plan.batch_lines = args.batch_lines
+    if args.batch_requests is not None:
+        plan.batch_requests = args.batch_requests
+    if args.batch_window is not None:
+        from .batch import rate_scenarios
+
+        rate_scenarios(args.batch_window)  # refuses a window it cannot hold exactly
+        plan.batch_window = args.batch_window
     return plan
 
 
 def _partial(args: argparse.Namespace) -> bool:
     """A run of some parts, loops or clients only (the README shows whole runs)."""
     return (args.parts, args.backends, args.clients) != (PARTS, BACKENDS, tuple(DRIVERS))
+
+
+def _batch_only(parts: tuple[str, ...]) -> bool:
+    """Only the batch part: with ``--readme`` it rewrites only the README's batch section."""
+    return set(parts) == {"batch"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     write = args.readme or not (args.quick or args.smoke or args.no_readme or _partial(args))
-    if write:
-        (HERE / "README.md").write_text(readme.render(results, command.strip()))
+    parts = tuple(results.get("plan", {}).get("parts", args.parts))
+    if write and _batch_only(parts):
+        readme.update_batch_section(HERE / "README.md", results, command.strip())
+        print(f"\nwrote the batch section of {HERE / 'README.md'}")
+    elif write:
+        previous = (HERE / "README.md").read_text(encoding="utf-8")
+        (HERE / "README.md").write_text(readme.render(results, command.strip(), previous))
         drawn = plot_throughput(results, HERE / "throughput.png")
         print(f"\nwrote {HERE / 'README.md'}" + (" and throughput.png" if drawn else ""))
         if readme.update_summary(HERE.parent / "README.md", results):

@@ -24,6 +24,7 @@ LIBRARIES = (
     "pydantic",
     "sudo-ai",
     "matplotlib",
+    "aiohttp",
 )
 
 

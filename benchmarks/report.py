@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .clients import DRIVERS
-from .targets import Results, Verdict, verdicts
+from .targets import Results, Verdict, rate_figures, verdicts
 
 _MB = 1e6
 _KIB = 1024
@@ -274,18 +274,143 @@ def imports(results: dict[str, Any]) -> str:
     return _table(header, body)
 
 
+def batch_overhead(results: dict[str, Any]) -> str:
+    res = Results(results)
+    rows = res.batch("overhead")
+    if not rows:
+        return ""
+    from .batch import LABELS
+
+    body = []
+    for r in rows:
+        if r.get("error") or not r["n"]:
+            body.append(
+                [r["backend"], LABELS[r["client"]], "fails", r.get("error") or "", "", "", "", ""]
+            )
+            continue
+        requests = r["requests"]
+        baseline = res.batch_wall(r["backend"], "task-group")
+        body.append(
+            [
+                r["backend"],
+                LABELS[r["client"]],
+                _num(requests / r["min"]),
+                _num(requests / r["median"]),
+                f"{requests / r['max']:,.0f}-{requests / r['min']:,.0f}",
+                _num(r["cpu_min"] / requests * 1e6, ",.0f"),
+                _num(_div(baseline, r["min"]), ".2f"),
+                str(r["n"]),
+            ]
+        )
+    first = rows[0]
+    header = [
+        "loop",
+        "client",
+        "requests/s (best)",
+        "(median)",
+        "spread",
+        "client CPU µs/request (best)",
+        "best ÷ task group's best",
+        "rounds",
+    ]
+    return (
+        f"{first['requests']:,} non-streamed requests, {first['concurrency']} in flight\n\n"
+        + _table(header, body, "ll" + "r" * (len(header) - 2))
+    )
+
+
+def batch_rate(results: dict[str, Any]) -> str:
+    rows = Results(results).batch("rate")
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        limit = f"{r['rpm']:,} requests, {r['tpm']:,} tokens / {r['window']:g} s"
+        if r.get("error"):
+            body.append([r["scenario"], limit, "fails", r["error"], "", "", "", "", ""])
+            continue
+        figures = rate_figures(r)
+        kind = r["scenario"]
+        windows = r["windows"]
+        body.append(
+            [
+                f"{kind} bound",
+                limit,
+                f"rpm={r['batch_rpm']:,}, tpm={r['batch_tpm']:,}",
+                ", ".join(f"{w[kind]:,}" for w in windows),
+                _percent(figures["used_mean"]) + f" (least {_percent(figures['used_min'])})",
+                f"{r['refused']:,} of {r['admitted'] + r['refused']:,} ({_percent(figures['refused'], '.2f')})",
+                f"{r['max_requests_sent']:,} ({_num(figures['max_requests'], '.3f')}x)",
+                f"{r['max_tokens_sent']:,} ({_num(figures['max_tokens'], '.3f')}x)",
+                f"{r['seconds']:.0f}",
+            ]
+        )
+    header = [
+        "scenario",
+        "server's limit (RateLimit)",
+        "batch.run given",
+        "admitted per whole window (binding kind)",
+        "share of the limit used",
+        "answered 429",
+        "most requests sent in any window (÷ limit)",
+        "most tokens sent in any window (÷ limit)",
+        "run s",
+    ]
+    return _table(header, body, "lll" + "r" * (len(header) - 3))
+
+
+def batch_memory(results: dict[str, Any]) -> str:
+    rows = Results(results).batch("memory")
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        if r.get("error"):
+            body.append([f"{r['lines']:,}", "fails", r["error"], "", "", "", ""])
+            continue
+        body.append(
+            [
+                f"{r['lines']:,}",
+                f"{r['input_bytes'] / _MB:.1f}",
+                f"{r['wall']:.1f}",
+                _num(r["lines"] / r["wall"]),
+                _num(None if r["base_rss"] is None else r["base_rss"] / _KIB**2, ".1f"),
+                _num(None if r["peak_rss"] is None else r["peak_rss"] / _KIB**2, ".1f"),
+                _num(None if r["growth"] is None else r["growth"] / _KIB**2, ".2f"),
+            ]
+        )
+    header = [
+        "input lines",
+        "input MB",
+        "wall s",
+        "requests/s",
+        "RSS before, MiB",
+        "peak RSS, MiB",
+        "peak growth, MiB",
+    ]
+    return _table(header, body)
+
+
+def _percent(share: float | None, fmt: str = ".1f") -> str:
+    return "—" if share is None else f"{share * 100:{fmt}}%"
+
+
 def measured(v: Verdict) -> str:
     """A verdict's measured value as the targets table shows it."""
     if v.measured is None:
         return "—"
     if v.required.endswith("ms"):
         return f"{v.measured:+.3f} ms"
+    if v.required.endswith("%"):
+        return f"{v.measured:.2f}%"
+    if v.required.endswith("MiB"):
+        return f"{v.measured:+.2f} MiB"
     return f"{v.measured:.2f}x"
 
 
-def targets(results: dict[str, Any]) -> str:
+def targets(results: dict[str, Any], *, batch: bool | None = None) -> str:
     body = []
-    for v in verdicts(results):
+    for v in verdicts(results, batch=batch):
         body.append([v.target, v.where, measured(v), v.required, f"**{v.result}**", v.note])
     return _table(["target", "where", "measured", "required", "result", "note"], body, "llrrll")
 
@@ -298,17 +423,26 @@ SECTIONS = (
     ("Bulk: streams sent whole at once", bulk),
     ("Time to first chunk", latency),
     ("Import time (fresh interpreter, start-up not counted)", imports),
-    ("Targets", targets),
+)
+BATCH_SECTIONS = (
+    ("Batch: overhead", batch_overhead),
+    ("Batch: rate limits", batch_rate),
+    ("Batch: memory", batch_memory),
 )
 
 
-def tables(results: dict[str, Any], level: str = "###") -> str:
-    """Every part of the run that has results, then the targets."""
+def tables(results: dict[str, Any], level: str = "###", *, batch: bool | None = None) -> str:
+    """Every part of the run that has results, then the targets; ``batch=False`` leaves
+    the batch part out, ``True`` gives only it."""
+    sections = {None: SECTIONS + BATCH_SECTIONS, True: BATCH_SECTIONS, False: SECTIONS}[batch]
     out = []
-    for title, render in SECTIONS:
+    for title, render in sections:
         text = render(results)
         if text:
             out.append(f"{level} {title}\n\n{text}")
+    if verdicts(results, batch=batch):
+        title = "Batch targets" if batch else "Targets"
+        out.append(f"{level} {title}\n\n{targets(results, batch=batch)}")
     return "\n\n".join(out)
 
 

@@ -22,7 +22,14 @@ from .measure import Rounds, import_time
 from .server import ServerProcess
 from .workloads import FULL, Sizes
 
+BATCH_CLIENTS = ("batch", "task-group", "cookbook")
+
 PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency", "bulk")
+"""The default run's parts."""
+OPT_IN_PARTS = ("batch",)
+"""Run only when asked for (``--parts batch``) or with ``--full``: the batch part takes
+~5 minutes, and its rate-limit measure waits on the clock, not on the machine."""
+ALL_PARTS = PARTS + OPT_IN_PARTS
 BACKENDS = ("asyncio", "trio")
 THROUGHPUT_CLIENTS = tuple(DRIVERS)
 LATENCY_CLIENTS = ("raw", "httpx-sse", "openai", "openai-helper", "sudo-ai", "sudo_stream")
@@ -66,6 +73,17 @@ class Plan:
     tracemalloc_streams: int = 0
     """When > 0, also run each concurrency client under tracemalloc with this many streams."""
     server_lifetime: float = 1800.0
+    batch_requests: int = 3_000
+    """Batch overhead: requests per round."""
+    batch_concurrency: int = 64
+    batch_rounds: Rounds = field(default_factory=lambda: Rounds(5, 3, 25.0))
+    batch_lines: tuple[int, ...] = (10_000, 100_000)
+    """Batch memory: input lines, one fresh process each."""
+    batch_window: float = 10.0
+    """Batch rate limits: the fake server's window, in seconds (10, 20, 30 or 60: see
+    :func:`benchmarks.batch.rate_scenarios`)."""
+    batch_windows: int = 3
+    """Batch rate limits: whole windows measured per scenario."""
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,7 +117,7 @@ class Runner:
     def run(self) -> dict[str, Any]:
         plan = self.plan
         started = time.monotonic()
-        results: dict[str, Any] = {part: [] for part in PARTS}
+        results: dict[str, Any] = {part: [] for part in ALL_PARTS}
         if "imports" in plan.parts:
             results["imports"] = self.imports()
         for part in ("sse", "core"):
@@ -107,7 +125,7 @@ class Runner:
                 _log(f"[{part}] in memory")
                 rounds = plan.sse_rounds if part == "sse" else plan.core_rounds
                 results[part] = self.worker(part, "--rounds", str(rounds))
-        if {"throughput", "latency", "concurrency", "bulk"} & set(plan.parts):
+        if {"throughput", "latency", "concurrency", "bulk", "batch"} & set(plan.parts):
             with ServerProcess(
                 plan.sizes,
                 pause_ms=plan.pause_ms,
@@ -116,6 +134,8 @@ class Runner:
             ) as url:
                 for backend in plan.backends:
                     self._served(url, backend, results)
+                if "batch" in plan.parts:
+                    results["batch"] += self.batch_once(url, plan.backends[0])
         results["seconds"] = time.monotonic() - started
         results["failures"] = self.failures
         return results
@@ -160,6 +180,54 @@ class Runner:
                 results["bulk"] += self.concurrency(
                     common, clients, backend, part="bulk", streams=streams
                 )
+        if "batch" in plan.parts:
+            clients = list(BATCH_CLIENTS)
+            _log(
+                f"[batch overhead {backend}] {', '.join(clients)}: {plan.batch_requests:,} requests"
+            )
+            results["batch"] += self.worker(
+                "batch-overhead",
+                *common,
+                "--clients",
+                ",".join(clients),
+                "--requests",
+                str(plan.batch_requests),
+                "--concurrency",
+                str(plan.batch_concurrency),
+                "--rounds",
+                str(plan.batch_rounds.rounds),
+                "--min-rounds",
+                str(plan.batch_rounds.min_rounds),
+                "--budget",
+                str(plan.batch_rounds.budget),
+            )
+
+    def batch_once(self, url: str, backend: str) -> list[dict[str, Any]]:
+        """The batch part's rate-limit and memory measures, on one event loop."""
+        from .batch import rate_scenarios
+
+        plan = self.plan
+        out: list[dict[str, Any]] = []
+        concurrency = ["--concurrency", str(plan.batch_concurrency), "--backend", backend]
+        for scenario in rate_scenarios(plan.batch_window):
+            _log(
+                f"[batch rate {backend}] {scenario['scenario']} bound: "
+                f"{plan.batch_windows} windows of {plan.batch_window:g} s"
+            )
+            out += self.worker(
+                "batch-rate",
+                *concurrency,
+                "--scenario",
+                json.dumps(scenario),
+                "--windows",
+                str(plan.batch_windows),
+                "--server-cpu",
+                str(self.server_cpu),
+            )
+        for lines in plan.batch_lines:
+            _log(f"[batch memory {backend}] {lines:,} lines")
+            out += self.worker("batch-memory", *concurrency, "--url", url, "--requests", str(lines))
+        return out
 
     def concurrency(
         self,

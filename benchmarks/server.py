@@ -7,7 +7,9 @@ of its head and a few ``sock_sendall`` calls of 256 KiB slices. It runs in its o
 process (pinned to its own core when there are two), on plain asyncio and raw sockets.
 
 Protocol: ``POST /v1/chat/completions`` (the body is read and ignored) answers the stream
-named by the ``x-bench-stream`` request header; connections are kept alive. The stream
+named by the ``x-bench-stream`` request header; connections are kept alive. The name
+``completion`` answers a non-streamed chat completion (JSON with its usage), the same
+for every request: the batch part's fast answer. The stream
 named ``latency`` is sent as its first event, a pause of ``--pause-ms``, then the rest.
 A name ``NAME/N`` is the stream NAME *held*: its first event, then nothing more until N
 requests for ``NAME/N`` have arrived (or a minute has passed), so that a concurrency run
@@ -34,7 +36,7 @@ import threading
 from dataclasses import asdict
 from types import TracebackType
 
-from .workloads import Sizes, Workload, all_workloads
+from .workloads import COMPLETION, Sizes, Workload, all_workloads, completion_body
 
 HOST = "127.0.0.1"
 SLICE = 256 * 1024
@@ -67,6 +69,14 @@ def _simple(status: bytes, body: bytes) -> bytes:
     )
 
 
+def json_response(body: bytes) -> bytes:
+    """A 200 answer with a JSON body (and a request id, as the API sends)."""
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_bench\r\n"
+        b"content-length: %d\r\n\r\n" % len(body) + body
+    )
+
+
 STATS = b" stats"  # not a stream name: those come from a header value, stripped
 HOLD_LIMIT = 60.0
 
@@ -79,6 +89,7 @@ class StreamServer:
     def __init__(self, workloads: dict[str, Workload], pause: float) -> None:
         head = response_head()
         self._responses = {name.encode(): head + chunked(w.events) for name, w in workloads.items()}
+        self._responses[COMPLETION.encode()] = json_response(completion_body())
         self._split = {  # the first event (an unfinished chunked body), and the rest
             name.encode(): (head + chunked(w.events[:1])[: -len(b"0\r\n\r\n")], chunked(w.events[1:]))
             for name, w in workloads.items()

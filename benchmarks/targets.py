@@ -104,6 +104,17 @@ class Results:
                 return float(r["median"])
         return None
 
+    def batch(self, measure: str) -> list[dict[str, Any]]:
+        """The batch part's results of one ``measure`` (overhead, rate, memory)."""
+        return [r for r in self.raw.get("batch", []) if r["measure"] == measure]
+
+    def batch_wall(self, backend: str, client: str) -> float | None:
+        """Best (minimum) seconds of the overhead rounds of ``client`` on ``backend``."""
+        for r in self.batch("overhead"):
+            if (r["backend"], r["client"]) == (backend, client):
+                return None if r.get("error") or not r["n"] else float(r["min"])
+        return None
+
     def backends(self, part: str) -> list[str]:
         seen: list[str] = []
         for r in self.raw.get(part, []):
@@ -218,10 +229,88 @@ def _imports(res: Results) -> Iterator[Verdict]:
         yield _at_most("import sudo_stream vs import openai", "fresh process", ratio, 0.25, "1/4")
 
 
-def verdicts(results: dict[str, Any]) -> list[Verdict]:
-    """Every target this run measured, in the order of design.md."""
+BATCH_OVERHEAD = 0.9
+"""batch.run's throughput at least this share of the hand-written task group's."""
+RATE_USED = 0.95
+"""The share of the allowed requests (or tokens) per window a rate-limited run uses."""
+RATE_REFUSED = 0.01
+"""The share of requests answered 429 must stay under this."""
+MEMORY_FLAT = 4 * 1024 * 1024
+"""Peak RSS growth of a batch run: the largest input's over the smallest's, at most."""
+
+
+def rate_figures(r: dict[str, Any]) -> dict[str, float | None]:
+    """A rate-limit run's shares: of the limit used per whole window (mean and least, of
+    the binding limit), of requests answered 429, and the most sent in any window over
+    each limit."""
+    kind = "requests" if r["scenario"] == "requests" else "tokens"
+    limit = r["rpm"] if kind == "requests" else r["tpm"]
+    used = [w[kind] / limit for w in r.get("windows") or ()]
+    sent = r["admitted"] + r["refused"] if r.get("admitted") is not None else 0
+    return {
+        "used_mean": statistics.mean(used) if used else None,
+        "used_min": min(used) if used else None,
+        "refused": r["refused"] / sent if sent else None,
+        "max_requests": r["max_requests_sent"] / r["rpm"] if sent and r["rpm"] else None,
+        "max_tokens": r["max_tokens_sent"] / r["tpm"] if sent and r["tpm"] else None,
+    }
+
+
+def _batch(res: Results) -> Iterator[Verdict]:
+    for backend in [b for b in ("asyncio", "trio") if any(
+        r["backend"] == b for r in res.batch("overhead")
+    )]:  # fmt: skip
+        ratio = _ratio(res.batch_wall(backend, "task-group"), res.batch_wall(backend, "batch"))
+        yield _at_least(
+            "batch.run throughput vs hand-written task group", backend, ratio, BATCH_OVERHEAD
+        )
+    for r in res.batch("rate"):
+        where = f"{r['scenario']} bound, {r['window']:g} s window"
+        figures = rate_figures(r) if not r.get("error") else dict.fromkeys(
+            ("used_mean", "used_min", "refused", "max_requests", "max_tokens")
+        )  # fmt: skip
+        note = r.get("error") or ""
+        used = figures["used_mean"]
+        yield Verdict(
+            f"{r['scenario']} of the limit used per window (mean)",
+            where,
+            None if used is None else used * 100,
+            f">= {RATE_USED * 100:g}%",
+            None if used is None else used >= RATE_USED,
+            note,
+        )
+        refused = figures["refused"]
+        yield Verdict(
+            "requests answered 429",
+            where,
+            None if refused is None else refused * 100,
+            f"< {RATE_REFUSED * 100:g}%",
+            None if refused is None else refused < RATE_REFUSED,
+        )
+        for kind in ("requests", "tokens"):
+            most = figures[f"max_{kind}"]
+            yield _at_most(f"most {kind} sent in any window vs the limit", where, most, 1.0)
+    memory = [r for r in res.batch("memory") if not r.get("error") and r["growth"] is not None]
+    if len(memory) >= 2:
+        small = min(memory, key=lambda r: r["lines"])
+        large = max(memory, key=lambda r: r["lines"])
+        extra = (large["growth"] - small["growth"]) / 1024**2
+        yield Verdict(
+            f"peak RSS growth, {large['lines']:,} lines over {small['lines']:,}",
+            "batch.run, fresh processes",
+            extra,
+            f"<= {MEMORY_FLAT / 1024**2:g} MiB",
+            extra * 1024**2 <= MEMORY_FLAT,
+        )
+
+
+def verdicts(results: dict[str, Any], *, batch: bool | None = None) -> list[Verdict]:
+    """Every target this run measured, in the order of design.md; ``batch=False`` leaves
+    out the batch part's, ``True`` gives only those."""
     res = Results(results)
     out: list[Verdict] = []
-    for check in (_throughput, _sse, _concurrency, _bulk, _latency, _imports):
+    streaming = (_throughput, _sse, _concurrency, _bulk, _latency, _imports)
+    checks = {None: (*streaming, _batch), True: (_batch,), False: streaming}[batch]
+    for check in checks:
         out.extend(check(res))
     return out

@@ -13,6 +13,8 @@ results as one JSON line starting with ``RESULT``. Parts:
   server holds every stream after its first event until all have started;
 - ``bulk``: the same, but the server sends every stream whole at once (a batch of fast
   answers: many sockets readable at the same time, streams ending as fast as read);
+- ``batch-overhead``, ``batch-rate``, ``batch-memory``: the batch part, in
+  :mod:`benchmarks.batch`;
 - ``sse`` and ``core``: the in-memory benchmarks of :mod:`benchmarks.bench_sse` and
   :mod:`benchmarks.bench_core`, on the bytes the server sends.
 """
@@ -274,8 +276,12 @@ def in_memory(args: argparse.Namespace, workloads: dict[str, Workload]) -> list[
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "part", choices=["throughput", "latency", "concurrency", "bulk", "sse", "core"]
-    )
+        "part",
+        choices=[
+            "throughput", "latency", "concurrency", "bulk", "sse", "core",
+            "batch-overhead", "batch-rate", "batch-memory",
+        ],
+    )  # fmt: skip
     parser.add_argument("--url", default="")
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--clients", default="", type=lambda s: [c for c in s.split(",") if c])
@@ -288,12 +294,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--cpu", type=int, default=-1)
+    parser.add_argument("--requests", type=int, default=5000, help="batch: input lines")
+    parser.add_argument("--concurrency", type=int, default=64, help="batch: in flight")
+    parser.add_argument("--scenario", default="{}", help="batch-rate: the limit, JSON")
+    parser.add_argument("--windows", type=int, default=3, help="batch-rate: windows to run")
+    parser.add_argument("--server-cpu", type=int, default=-1, help="batch-rate: its server's CPU")
     args = parser.parse_args(argv)
     pin_to_cpu(args.cpu)
     sizes = Sizes(**json.loads(args.sizes)) if args.sizes else Sizes()
     workloads = all_workloads(sizes)
     if args.part in ("sse", "core"):
         results = in_memory(args, workloads)
+    elif args.part.startswith("batch-"):
+        import anyio
+
+        from . import batch
+
+        measure = {
+            "batch-overhead": batch.overhead,
+            "batch-rate": batch.rate_limits,
+            "batch-memory": batch.memory,
+        }[args.part]
+        results = anyio.run(measure, args, backend=args.backend)
     else:
         import anyio
 

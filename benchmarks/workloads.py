@@ -91,6 +91,32 @@ def all_workloads(sizes: Sizes) -> dict[str, Workload]:
     return {w.name: w for w in workloads}
 
 
+COMPLETION = "completion"
+"""The name of the one non-streamed answer: a chat completion as JSON, with its usage."""
+COMPLETION_TEXT = "Batch answer: short, as many batch answers are."
+COMPLETION_TOKENS = 12
+"""The usage the completion reports: 8 prompt tokens and 4 completion tokens."""
+
+
+def completion_body() -> bytes:
+    """The JSON body of the non-streamed answer (~300 bytes), the same for every request."""
+    body = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": COMPLETION_TEXT},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 8, "completion_tokens": 4, "total_tokens": COMPLETION_TOKENS},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def text_length(workload: Workload) -> int:
     """Characters of content plus tool arguments that the stream assembles to."""
     size = 0
