@@ -10,6 +10,7 @@ import pytest
 
 from sudo_stream import RateLimitInfo
 from sudo_stream.batch import RateLimiter, RateLimitState, Reservation
+from sudo_stream.batch._limits import SlidingWindow
 from sudo_stream.models.ratelimit import parse_duration
 
 
@@ -146,3 +147,32 @@ def test_rate_limit_info_from_headers() -> None:
         limit_tokens=30000, remaining_tokens=None, reset_tokens=60.5,
     )  # fmt: skip
     assert RateLimitInfo.from_headers({}) == RateLimitInfo()
+
+
+def test_an_answered_request_counts_from_its_answer_not_its_reservation() -> None:
+    # A burst reserved at 0 reaches the server over the next 100 ms: counted from the
+    # reservation, its slots would come back before the server's window lets them.
+    unsettled = SlidingWindow(2, 10.0)
+    unsettled.add(1, 0.0), unsettled.add(1, 0.0)
+    assert unsettled.wait(1, 10.05) == 0.0  # by reservation alone
+    window = SlidingWindow(2, 10.0)
+    first, second = window.add(1, 0.0), window.add(1, 0.0)
+    window.settle(first, 1, 0.1, 0.1)
+    window.settle(second, 1, 0.1, 0.12)
+    assert window.wait(1, 10.05) == pytest.approx(0.05)
+    assert window.used == 2
+
+
+def test_settling_keeps_time_order_and_caps_the_move() -> None:
+    state = RateLimitState(rpm=6, window=60.0)  # 1 in any ~10 s, 6 in any 60.6 s
+    early = state.try_reserve(1, 0.0)
+    assert isinstance(early, Reservation)
+    late = state.try_reserve(1, 30.0)
+    assert isinstance(late, Reservation)
+    state.settle(late, 1, 30.5)
+    state.settle(early, 1, 40.0)  # a slow answer: moved by at most 2% of the window
+    minute = state._requests[0]
+    assert [(e.at, e.amount) for e in minute._entries if e.amount] == [
+        (pytest.approx(60.6 * 0.02), 1), (30.5, 1)
+    ]
+    assert [e.at for e in minute._entries] == sorted(e.at for e in minute._entries)

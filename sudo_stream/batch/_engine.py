@@ -110,15 +110,19 @@ class RequestRunner:
         if self._slots is None:
             self._slots = anyio.CapacityLimiter(self.concurrency)
         async with self._slots:
-            try:
-                line = await self._answer(request)
-            except SudoError as exc:
-                if is_fatal(exc):
-                    raise
-                self.stats.failed += 1
-                return error_line(request.custom_id, exc)
-            self.stats.done += 1
-            return line
+            return await self.answer(request)
+
+    async def answer(self, request: BatchRequest) -> bytes:
+        """:meth:`run_one` for a caller that bounds the requests in flight itself."""
+        try:
+            line = await self._answer(request)
+        except SudoError as exc:
+            if is_fatal(exc):
+                raise
+            self.stats.failed += 1
+            return error_line(request.custom_id, exc)
+        self.stats.done += 1
+        return line
 
     async def _answer(self, request: BatchRequest) -> bytes:
         attempts = 0

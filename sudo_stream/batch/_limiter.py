@@ -53,6 +53,10 @@ class RateLimiter:
     async def acquire(self, tokens: int) -> Reservation:
         if self._lock is None:
             self._lock = anyio.Lock()
+        if not self._lock.locked():  # no one waiting: no turn to take
+            got = self.state.try_reserve(tokens, self._clock())
+            if isinstance(got, Reservation):
+                return got
         async with self._lock:
             while True:
                 got = self.state.try_reserve(tokens, self._clock())

@@ -67,12 +67,20 @@ class SlidingWindow:
         self._total += amount
         return entry
 
-    def settle(self, entry: _Entry, amount: float, now: float) -> None:
-        """Make ``entry`` count ``amount`` instead (if it is still in the window)."""
+    def settle(self, entry: _Entry, amount: float, at: float, now: float) -> _Entry:
+        """Count ``amount`` at ``at`` instead of ``entry`` (which counts 0 from now on);
+        the entry that replaces it."""
         self._expire(now)
         if entry.at > now - self.seconds and self._entries:
-            self._total += amount - entry.amount
-        entry.amount = amount
+            self._total -= entry.amount
+        entry.amount = 0
+        settled = _Entry(at, amount)
+        entries, place = self._entries, len(self._entries)
+        while place and entries[place - 1].at > at:  # in time order: answers come back
+            place -= 1  # about in the order they were sent, so this stops near the end
+        entries.insert(place, settled)
+        self._total += amount
+        return settled
 
 
 class Reservation:
@@ -122,10 +130,20 @@ class RateLimitState:
         return Reservation(tokens, token_entries + entries)
 
     def settle(self, reservation: Reservation, used_tokens: int, now: float) -> None:
-        """Count the tokens the request really used (from its answer's usage)."""
+        """The request was answered at ``now`` and used ``used_tokens`` (its answer's usage).
+
+        Its entries are moved to the answer's time (by at most :data:`ARRIVAL` of the
+        window): the server counted the request when it arrived, which was before the
+        answer but may have been well after the reservation (a burst of requests leaves
+        the client over tens of milliseconds). Counted from the reservation, they would
+        expire early and let a new request in before the server's window has moved on.
+        """
+        settled = []
         for window, entry in reservation._entries:
-            if window in self._tokens:
-                window.settle(entry, used_tokens, now)
+            amount = used_tokens if window in self._tokens else entry.amount
+            at = min(now, entry.at + window.seconds * ARRIVAL)
+            settled.append((window, window.settle(entry, amount, at, now)))
+        reservation._entries = settled
         reservation.tokens = used_tokens
 
     def pause_until(self, when: float) -> None:
@@ -137,9 +155,10 @@ class RateLimitState:
         return self._paused_until
 
 
-# The server counts a request when it arrives, a little after we counted it; a window
-# held 1% longer absorbs the jitter of that delay (0.6 s of a minute), for at most 1% of
-# the limit unused.
+# The server counts a request when it arrives, after we reserved it: an answered request
+# is counted from its answer, up to this share of the window after its reservation (1.2 s
+# of a minute); a window held 1% longer covers those still in flight (0.6 s of a minute).
+ARRIVAL = 0.02
 MARGIN = 1.01
 
 
