@@ -1,5 +1,5 @@
-"""Development sessions: ``nox -s tests``, ``tests_lowest``, ``coverage``, ``lint``,
-``typecheck``, ``bench``, ``demo``."""
+"""Development sessions: ``nox -s tests``, ``tests_lowest``, ``tests_ray``, ``coverage``,
+``lint``, ``typecheck``, ``bench``, ``demo``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,19 @@ def tests(session: nox.Session) -> None:
     """The test suite (pytest, every async test on asyncio and trio)."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def tests_ray(session: nox.Session) -> None:
+    """The Ray scale-out (``sudo_stream.batch.ray``, the ``ray`` extra) on a local Ray.
+
+    The other sessions skip these tests (no Ray there); here they must run: a missing
+    ``ray`` fails them rather than skip.
+    """
+    session.install("-e", ".[test,ray]")
+    session.run(
+        "pytest", "tests/test_batch_ray.py", *session.posargs, env={"SUDO_STREAM_REQUIRE_RAY": "1"}
+    )
 
 
 @nox.session(python=LOWEST_PYTHON)
