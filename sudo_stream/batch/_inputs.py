@@ -92,12 +92,16 @@ class Requests:
             for row in batch.to_pylist():
                 number += 1
                 where = f"row {number} of {self.path.name}"
-                if isinstance(row.get("body"), (str, bytes)):
-                    try:
-                        row["body"] = msgspec.json.decode(row["body"])
-                    except msgspec.DecodeError as exc:
-                        raise BatchInputError(where, f"body is not valid JSON ({exc})") from None
-                row = {key: value for key, value in row.items() if value is not None}
-                yield where, request_from_mapping(
-                    row, where, default_completion_tokens=self._completion_tokens
-                )
+                yield where, parquet_request(row, where, self._completion_tokens)
+
+
+def parquet_request(row: dict[str, Any], where: str, default_completion_tokens: int) -> BatchRequest:
+    """The request of one Parquet row: ``body`` may be an object or JSON text; a null
+    column is left out."""
+    if isinstance(row.get("body"), (str, bytes)):
+        try:
+            row["body"] = msgspec.json.decode(row["body"])
+        except msgspec.DecodeError as exc:
+            raise BatchInputError(where, f"body is not valid JSON ({exc})") from None
+    row = {key: value for key, value in row.items() if value is not None}
+    return request_from_mapping(row, where, default_completion_tokens=default_completion_tokens)

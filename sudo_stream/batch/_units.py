@@ -34,9 +34,9 @@ import msgspec
 from ._engine import RequestRunner
 from ._errors import BatchInputError, BatchOutputError, DuplicateCustomIdError
 from ._index import IdIndex, RunInProgressError
-from ._inputs import CHUNK, Requests
+from ._inputs import CHUNK, Requests, parquet_request
 from ._output import OutputFile
-from ._requests import BatchRequest, parse_line, request_from_mapping
+from ._requests import BatchRequest, parse_line
 
 MANIFEST = "_manifest.json"
 DEFAULT_UNIT_ROWS = 1000
@@ -399,22 +399,10 @@ def _parquet_rows(described: InputFile, unit: Unit, tokens: int) -> Iterator[Bat
     for batch in parquet.iter_batches(batch_size=CHUNK, row_groups=groups):
         for item in batch.to_pylist():
             if row >= unit.first_row:
-                yield _parquet_request(item, f"row {row + 1} of {name}", tokens)
+                yield parquet_request(item, f"row {row + 1} of {name}", tokens)
             row += 1
             if row >= stop:
                 return
-
-
-def _parquet_request(row: dict[str, Any], where: str, tokens: int) -> BatchRequest:
-    # as batch.run reads a row (``_inputs.Requests``): a body kept as JSON text is
-    # decoded, a null column is left out
-    if isinstance(row.get("body"), (str, bytes)):
-        try:
-            row["body"] = msgspec.json.decode(row["body"])
-        except msgspec.DecodeError as exc:
-            raise BatchInputError(where, f"body is not valid JSON ({exc})") from None
-    row = {key: value for key, value in row.items() if value is not None}
-    return request_from_mapping(row, where, default_completion_tokens=tokens)
 
 
 # -- the manifest ----------------------------------------------------------------------
