@@ -1,9 +1,8 @@
 """The output file, which is also the run's journal.
 
 A request is done exactly when its line is in the output. Each line is written whole,
-appended (``O_APPEND``) in one ``write`` with any lines finished with it, after its answer
-came; so a process killed at any moment (``kill -9`` included) leaves whole lines, and at
-most a torn last one. A rerun cuts that torn tail, reads the ids that are there and sends
+appended (``O_APPEND``) in one ``write`` as soon as its answer came; so a process killed
+at any moment (``kill -9`` included) leaves whole lines, and at most a torn last one. A rerun cuts that torn tail, reads the ids that are there and sends
 only the others; the input has no duplicate id, so no id is ever written twice. What a
 kill costs is the requests in flight at that moment: sent again, billed twice.
 

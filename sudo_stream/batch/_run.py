@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, overload
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from typing_extensions import TypedDict, Unpack
 
 from ._engine import RequestRunner
@@ -213,12 +212,9 @@ def _next_chunk(chunks: Iterator[list[tuple[str, BatchRequest]]]) -> list[tuple[
 async def _send_all(
     requests: Requests, index: IdIndex, runner: RequestRunner, out: OutputFile, progress: Progress
 ) -> None:
-    lines_in, lines_out = anyio.create_memory_object_stream[bytes](runner.concurrency)
     try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_write, lines_out, out)
-            async with lines_in, anyio.create_task_group() as workers:
-                await _feed(requests, index, runner, workers, lines_in, progress)
+        async with anyio.create_task_group() as workers:
+            await _feed(requests, index, runner, workers, out, progress)
     except BaseExceptionGroup as group:
         # One error stops the run (the others are the cancellations it caused): raise it
         # as itself, as a caller of run() expects, not wrapped in task-group groups.
@@ -239,20 +235,17 @@ async def _feed(
     index: IdIndex,
     runner: RequestRunner,
     workers: TaskGroup,
-    lines: MemoryObjectSendStream[bytes],
+    out: OutputFile,
     progress: Progress,
 ) -> None:
     slots = anyio.Semaphore(runner.concurrency)
 
     async def work(request: BatchRequest) -> None:
         try:
-            line = await runner.answer(request)
-            # An answer in hand is kept, cancelled or not: the writer takes it before it
-            # stops.
-            with anyio.CancelScope(shield=True):
-                await lines.send(line)
-        except anyio.BrokenResourceError:
-            pass  # the writer failed: its error stops the run
+            # Written as soon as it is in hand, with no await between: a cancelled run
+            # loses no answer it got. An append to the page cache, on the loop: it costs
+            # less than a thread's round trip.
+            out.write(await runner.answer(request))
         finally:
             slots.release()
         progress.update(runner.stats)
@@ -278,20 +271,3 @@ def _refuse_seen(index: IdIndex, chunk: list[tuple[str, BatchRequest]]) -> None:
             raise DuplicateCustomIdError(where, f"custom_id {request.custom_id!r} is also at {first}")
         places[request.custom_id] = where
     index.add_inputs((custom_id, where) for custom_id, where in places.items())
-
-
-async def _write(lines: MemoryObjectReceiveStream[bytes], out: OutputFile) -> None:
-    """Append finished lines to the output, as many at a time as are ready, until every
-    worker is gone: shielded, so that a cancelled run still keeps the answers in hand."""
-    with anyio.CancelScope(shield=True):
-        async with lines:
-            async for line in lines:
-                pending = [line]
-                while True:
-                    try:
-                        pending.append(lines.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                # On the loop: a small append to the page cache costs less than a
-                # thread's round trip.
-                out.write(b"".join(pending))
