@@ -94,10 +94,10 @@ class RequestRunner:
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        self.client = client
-        self.concurrency = concurrency
+        self.client: AsyncSudo = client
+        self.concurrency: int = concurrency
         self.limiter: Limiter = limiter if limiter is not None else RateLimiter()
-        self.stats = RunStats()
+        self.stats: RunStats = RunStats()
         self._policy = client._retries
         self._slots: anyio.CapacityLimiter | None = None
 

@@ -46,11 +46,12 @@ class RateLimiter:
         window: float = MINUTE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.state = RateLimitState(rpm, tpm, window=window)
+        self.state: RateLimitState = RateLimitState(rpm, tpm, window=window)
         self._clock = clock
         self._lock: anyio.Lock | None = None
 
     async def acquire(self, tokens: int) -> Reservation:
+        """Wait in turn until one more request of ``tokens`` fits, and reserve it."""
         if self._lock is None:
             self._lock = anyio.Lock()
         if not self._lock.locked():  # no one waiting: no turn to take
@@ -65,12 +66,15 @@ class RateLimiter:
                 await anyio.sleep(got)
 
     def settle(self, reservation: Reservation, used_tokens: int) -> None:
+        """The request was answered now and used ``used_tokens``."""
         self.state.settle(reservation, used_tokens, self._clock())
 
     def pause(self, seconds: float) -> None:
+        """Start no request for ``seconds``."""
         self.state.pause_until(self._clock() + seconds)
 
     def observe(self, info: RateLimitInfo) -> None:
+        """Pause when the server says a limit of its own is spent."""
         # A spent limit (another client shares the key, or our estimates ran low): wait
         # until the server frees room rather than collect 429s until then. Its reset is
         # when the limit is whole again; one request's room comes back after about

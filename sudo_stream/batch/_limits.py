@@ -89,8 +89,8 @@ class Reservation:
     __slots__ = ("_entries", "tokens")
 
     def __init__(self, tokens: int, entries: list[tuple[SlidingWindow, _Entry]]) -> None:
-        self.tokens = tokens
-        self._entries = entries
+        self.tokens: int = tokens
+        self._entries: list[tuple[SlidingWindow, _Entry]] = entries
 
 
 class RateLimitState:
@@ -108,7 +108,8 @@ class RateLimitState:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-        self.rpm, self.tpm = rpm, tpm
+        self.rpm: int | None = rpm
+        self.tpm: int | None = tpm
         self._requests = _pair(rpm, window)
         self._tokens = _pair(tpm, window)
         self._paused_until = -math.inf
@@ -152,6 +153,7 @@ class RateLimitState:
 
     @property
     def paused_until(self) -> float:
+        """The clock's time before which no request starts."""
         return self._paused_until
 
 

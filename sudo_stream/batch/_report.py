@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from ._engine import RunStats
 
-logger = logging.getLogger("sudo_stream.batch")
+logger: logging.Logger = logging.getLogger("sudo_stream.batch")
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,12 @@ class BatchReport:
 
     @property
     def requests_per_second(self) -> float:
+        """This run's answered and failed requests per second."""
         return (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def tokens_per_second(self) -> float:
+        """This run's tokens (prompt and completion) per second."""
         tokens = self.prompt_tokens + self.completion_tokens
         return tokens / self.seconds if self.seconds > 0 else 0.0
 
@@ -55,11 +57,18 @@ class BatchReport:
 class Progress(Protocol):
     """Shows a run's progress: ``start`` once, ``update`` often, ``finish`` once."""
 
-    def start(self, total: int | None, skipped: int) -> None: ...
+    def start(self, total: int | None, skipped: int) -> None:
+        """The run starts: ``total`` requests (``None`` for an iterator), ``skipped``
+        of them already in the output."""
+        ...
 
-    def update(self, stats: RunStats) -> None: ...
+    def update(self, stats: RunStats) -> None:
+        """A request finished; ``stats`` are the run's counts so far."""
+        ...
 
-    def finish(self, report: BatchReport | None) -> None: ...
+    def finish(self, report: BatchReport | None) -> None:
+        """The run is over (``None``: it stopped on an error, or was cancelled)."""
+        ...
 
 
 class LogProgress:
@@ -75,12 +84,14 @@ class LogProgress:
         self._started = time.monotonic()
 
     def start(self, total: int | None, skipped: int) -> None:
+        """See :meth:`Progress.start`."""
         self._total, self._skipped = total, skipped
         self._started = time.monotonic()
         self._next = self._started + self.every
         self._say(f"batch: {'?' if total is None else total} requests, {skipped} already done")
 
     def update(self, stats: RunStats) -> None:
+        """See :meth:`Progress.update`."""
         now = time.monotonic()
         if now < self._next:
             return
@@ -94,6 +105,7 @@ class LogProgress:
         )
 
     def finish(self, report: BatchReport | None) -> None:
+        """See :meth:`Progress.finish`."""
         if report is not None and self._write is None:
             logger.info("batch: %s", report)
 
@@ -129,11 +141,13 @@ class RichProgress:
         self._skipped = 0
 
     def start(self, total: int | None, skipped: int) -> None:
+        """See :meth:`Progress.start`."""
         self._skipped = skipped
         self._bar.start()
         self._task = self._bar.add_task("batch", total=total, completed=skipped, detail="")
 
     def update(self, stats: RunStats) -> None:
+        """See :meth:`Progress.update`."""
         self._bar.update(
             self._task,
             completed=self._skipped + stats.done + stats.failed,
@@ -141,6 +155,7 @@ class RichProgress:
         )
 
     def finish(self, report: BatchReport | None) -> None:
+        """See :meth:`Progress.finish`."""
         self._bar.stop()
         if report is not None:
             self._bar.console.print(str(report))

@@ -53,7 +53,7 @@ from ._units import Plan, Unit, finished, plan, run_unit
 
 __all__ = ["run"]
 
-logger = logging.getLogger("sudo_stream.batch.ray")
+logger: logging.Logger = logging.getLogger("sudo_stream.batch.ray")
 
 _STAT_FIELDS = ("done", "failed", "retried", "rate_limited", "prompt_tokens", "completion_tokens")
 # Units an actor runs at once: while one unit's last requests finish, the next one starts,
