@@ -126,3 +126,28 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_a_rerun_completes(
     assert final.returncode == 0, stderr.decode()
     ids = output_ids(output)
     assert len(ids) == len(set(ids)) == TOTAL
+
+
+def test_ctrl_c_stops_the_run_cleanly_and_a_rerun_completes(
+    server: testing.FakeSudoServer, source: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out.jsonl"
+    run = start(server, source, output)
+    deadline = time.monotonic() + 60
+    while lines_in(output) < 100 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    if run.returncode == 0:
+        pytest.skip("the run finished before the signal")  # a very fast machine
+    assert run.returncode == 130, stderr.decode()
+    assert "interrupted" in stderr.decode()
+    # whole lines only, each id once, and no scratch files left behind
+    ids = output_ids(output)
+    assert len(ids) == len(set(ids)) > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
+
+    final = start(server, source, output)
+    _, stderr = final.communicate(timeout=120)
+    assert final.returncode == 0, stderr.decode()
+    assert sorted(output_ids(output)) == sorted(f"q-{i}" for i in range(TOTAL))
