@@ -12,6 +12,7 @@ import anyio
 import httpx
 import msgspec
 
+from .._config import RetryConfig
 from .._retry import backoff_seconds, call_with_retries
 from ..errors import (
     APIStatusError,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 # A 429 pauses the whole run and the request goes again, without spending one of its
 # retries; this many in a row for one request and it is recorded as failed.
 MAX_RATE_LIMITED = 20
-_ONE_ATTEMPT: CallOptions = {"retries": None}  # the run does the retrying
+_ONE_ATTEMPT: CallOptions = {"retries": RetryConfig.of(None)}  # the run does the retrying
 
 
 @dataclass
