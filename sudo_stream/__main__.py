@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--rpm", type=int, help="requests per minute at most")
     batch.add_argument("--tpm", type=int, help="tokens per minute at most")
     batch.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="send again the requests whose records in OUTPUT are errors",
+    )
+    batch.add_argument(
         "--no-progress", action="store_true", help="no progress bar or lines, only the report"
     )
     return parser
@@ -385,7 +390,7 @@ async def run_batch(sudo: AsyncSudo, args: argparse.Namespace) -> None:
     try:
         report = await batch.run(
             sudo, args.input, args.output, concurrency=args.concurrency, rpm=args.rpm,
-            tpm=args.tpm, progress=progress,
+            tpm=args.tpm, progress=progress, retry_failed=args.retry_failed,
         )  # fmt: skip
     except batch.BatchError:
         raise

@@ -374,3 +374,19 @@ async def test_a_run_under_its_limit_meets_few_429s(tmp_path: Path) -> None:
     # on a loaded machine; without the limiter, most requests are refused.
     assert usage.refused <= 10, usage
     assert usage.max_requests_sent <= 20 + usage.refused
+
+
+async def test_failed_requests_can_be_sent_again(server: testing.FakeSudoServer, tmp_path: Path) -> None:
+    output = tmp_path / "out.jsonl"
+    rows = [line(f"q-{i}") for i in range(5)]
+    server.enqueue(testing.Error(400), testing.Error(404))
+    async with client(server) as sudo:
+        first = await batch.run(sudo, rows, output, concurrency=1, progress=False)
+        again = await batch.run(sudo, rows, output, progress=False)  # failures are final
+        retried = await batch.run(sudo, rows, output, retry_failed=True, progress=False)
+    assert (first.done, first.failed) == (3, 2)
+    assert (again.skipped, again.done) == (5, 0)
+    assert (retried.skipped, retried.done, retried.failed) == (3, 2, 0)
+    assert sorted(ids_of(output)) == [f"q-{i}" for i in range(5)]
+    assert all(record["error"] is None for record in records(output))
+    assert [p.name async for p in anyio.Path(tmp_path).iterdir()] == ["out.jsonl"]  # nothing left over

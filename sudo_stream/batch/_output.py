@@ -63,6 +63,37 @@ class OutputFile:
                 except OSError as exc:
                     raise self._error("cannot cut the torn last line of", exc) from exc
 
+    def drop_failures(self) -> int:
+        """Rewrite the file without its error records (and without a torn last line), so
+        that their requests are sent again; how many were dropped. Atomic: the file is
+        rewritten beside itself and renamed over."""
+        if not self.path.exists():
+            return 0
+        kept = self.path.with_name(f".{self.path.name}.rewriting")
+        dropped = 0
+        try:
+            with open(self.path, "rb") as lines, open(kept, "wb") as out:
+                for number, line in enumerate(lines, start=1):
+                    if not line.endswith(b"\n"):
+                        break
+                    try:
+                        failed = line.strip() and _decode_record(line).error is not None
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        raise BatchOutputError(
+                            f"{self.path}: line {number} is not a batch output record ({exc})"
+                        ) from None
+                    if failed:
+                        dropped += 1
+                    else:
+                        out.write(line)
+            if dropped:
+                os.replace(kept, self.path)
+        except OSError as exc:
+            raise self._error("cannot rewrite", exc) from exc
+        finally:
+            kept.unlink(missing_ok=True)
+        return dropped
+
     def write(self, data: bytes) -> None:
         """Append ``data`` (whole lines); a failure leaves the file as it was, or with a
         torn last line that the next run cuts, and nothing more is written to it."""

@@ -50,6 +50,9 @@ class BatchOptions(TypedDict, total=False):
     default_completion_tokens: int
     """The completion tokens reserved for a request without max_completion_tokens
     (default 256)."""
+    retry_failed: bool
+    """Send again the requests whose records in the output are errors (their records are
+    dropped first). By default a failure is final, as an answer is."""
 
 
 @overload
@@ -107,6 +110,7 @@ async def run_batch(
     limiter: Limiter | None = None,
     progress: Progress | bool | None = None,
     default_completion_tokens: int = 256,
+    retry_failed: bool = False,
 ) -> BatchReport:
     """See :func:`sudo_stream.batch.run`."""
     started = time.monotonic()
@@ -137,6 +141,8 @@ async def run_batch(
         total = await anyio.to_thread.run_sync(_check_input, requests, index)
         if parquet:
             await anyio.to_thread.run_sync(restore_records, path, records)
+        if retry_failed:
+            await anyio.to_thread.run_sync(out.drop_failures)
         skipped = await anyio.to_thread.run_sync(_recover, out, index)
         shown.start(total, skipped)
         await _send_all(requests, index, runner, out, shown)
