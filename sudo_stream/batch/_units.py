@@ -207,7 +207,7 @@ async def run_unit(
 
         async def send(request: BatchRequest) -> None:
             try:
-                await journal.add(await runner.run_one(request))
+                journal.add(await runner.run_one(request))
             finally:
                 in_flight.release()
 
@@ -233,8 +233,7 @@ async def run_unit(
 
 class UnitJournal:
     """A unit's partial output, under a lock: the ids finished before (``done``), and
-    the lines of this run appended as they come (lines that finish together in one
-    write, in a worker thread)."""
+    the lines of this run appended as they come."""
 
     def __init__(self, lock: BinaryIO, partial: Path, final: Path, done: set[str]) -> None:
         self._lock = lock
@@ -242,8 +241,6 @@ class UnitJournal:
         self._final = final
         self._out = OutputFile(partial)
         self.done = done
-        self._pending: list[bytes] = []
-        self._writing = False
 
     @classmethod
     def open(cls, output_dir: Path, unit: Unit) -> UnitJournal | None:
@@ -269,19 +266,11 @@ class UnitJournal:
             raise
         return cls(lock, partial, final, done)
 
-    async def add(self, line: bytes) -> None:
-        """Append one output line (a write failure is a :class:`BatchOutputError`)."""
-        self._pending.append(line)
-        if self._writing:
-            return  # the write under way takes it next
-        self._writing = True
-        try:
-            while self._pending:
-                data = b"".join(self._pending)
-                self._pending.clear()
-                await anyio.to_thread.run_sync(self._out.write, data)
-        finally:
-            self._writing = False
+    def add(self, line: bytes) -> None:
+        """Append one output line at once, as ``batch.run`` does (a small append on the
+        loop; nothing in hand is lost to a cancellation); a write failure is a
+        :class:`BatchOutputError`."""
+        self._out.write(line)
 
     def publish(self) -> None:
         """Finish the unit: its lines on disk, then the file under its final name."""
