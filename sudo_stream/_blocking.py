@@ -26,7 +26,7 @@ from anyio.from_thread import BlockingPortal
 from typing_extensions import Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
-from ._params import CallOptions, ChatParams, ImageParams
+from ._params import CallOptions, ChatParams, ImageParams, ParseParams
 from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
 from .client import (
@@ -39,6 +39,7 @@ from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
 from .models.events import StreamEvent, TextDelta
 from .models.image import ImageGeneration
+from .models.parsed import ParsedChatCompletion
 from .models.request import MessageParam
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
@@ -410,6 +411,22 @@ class Router:
         """Create a chat completion and wait for it."""
         return self._runner.run(
             lambda: self._router.create(messages=messages, model=model, stream=stream, **params)
+        )
+
+    def parse(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        response_format: type[T],
+        **params: Unpack[ParseParams],
+    ) -> ParsedChatCompletion[T]:
+        """A chat completion answering with an instance of ``response_format``
+        (see :meth:`AsyncRouter.parse`)."""
+        return self._runner.run(
+            lambda: self._router.parse(
+                messages=messages, model=model, response_format=response_format, **params
+            )
         )
 
     def create_streaming(

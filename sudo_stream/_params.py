@@ -43,8 +43,9 @@ class CallOptions(TypedDict, total=False):
     """JSON fields to add to (or override in) the request body."""
 
 
-class ChatParams(CallOptions, total=False):
-    """Optional parameters of a chat completion (see the Sudo API reference)."""
+class ParseParams(CallOptions, total=False):
+    """Optional parameters of a chat completion but ``response_format`` (``parse()``
+    takes a type for it)."""
 
     audio: AudioParameters | Mapping[str, Any] | None
     frequency_penalty: float | None
@@ -59,7 +60,6 @@ class ChatParams(CallOptions, total=False):
     presence_penalty: float | None
     prompt_cache_key: str | None
     reasoning_effort: str | None
-    response_format: ResponseFormat | Mapping[str, Any] | None
     seed: int | None
     service_tier: str | None
     stop: str | Sequence[str] | None
@@ -71,6 +71,12 @@ class ChatParams(CallOptions, total=False):
     top_logprobs: int | None
     top_p: float | None
     user: str | None
+
+
+class ChatParams(ParseParams, total=False):
+    """Optional parameters of a chat completion (see the Sudo API reference)."""
+
+    response_format: ResponseFormat | Mapping[str, Any] | None
 
 
 class ImageParams(CallOptions, total=False):

@@ -9,12 +9,14 @@ from urllib.parse import quote
 import msgspec
 from typing_extensions import Unpack
 
+from . import structured
 from ._params import (
     CHAT_FIELDS,
     IMAGE_FIELDS,
     CallOptions,
     ChatParams,
     ImageParams,
+    ParseParams,
     check_chat,
     check_image,
     check_metadata,
@@ -23,6 +25,7 @@ from ._params import (
 from ._stream import StreamRequest
 from .models.completion import ChatCompletion
 from .models.image import ImageGeneration
+from .models.parsed import ParsedChatCompletion
 from .models.request import ChatCompletionRequest, ImageGenerationRequest, MessageParam, encode
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from .client import AsyncSudo
 
 Item = TypeVar("Item")
+T = TypeVar("T")
 Page = TypeVar("Page", bound="ListPage[Any]")
 
 _CHAT_PATH = "/v1/chat/completions"
@@ -185,6 +189,31 @@ class AsyncRouter:
         return await self._client._execute(
             "POST", _CHAT_PATH, ChatCompletion, content=content, options=options
         )
+
+    async def parse(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        response_format: type[T],
+        **params: Unpack[ParseParams],
+    ) -> ParsedChatCompletion[T]:
+        """Create a chat completion that answers with an instance of ``response_format``
+        (a ``msgspec.Struct``, dataclass, ``TypedDict`` or pydantic model), asked for with
+        a strict JSON schema; ``choices[i].message.parsed`` is that instance.
+
+        A refusal leaves ``parsed`` as ``None`` (the reason is in ``message.refusal``);
+        an answer cut short raises :class:`~sudo_stream.structured.LengthFinishReasonError`
+        or :class:`~sudo_stream.structured.ContentFilterFinishReasonError`, one that is
+        not an instance :class:`~sudo_stream.structured.StructuredOutputError`, each with
+        the text as it came.
+        """
+        fields = {**params, "response_format": structured.response_format(response_format)}
+        content, options = chat_content("parse", messages, model, False, fields)
+        completion = await self._client._execute(
+            "POST", _CHAT_PATH, ParsedChatCompletion[Any], content=content, options=options
+        )
+        return structured.parse_choices(completion, response_format)
 
     def create_streaming(
         self,

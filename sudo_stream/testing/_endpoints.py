@@ -7,6 +7,7 @@ id (404); the dispatcher turns those into error responses.
 from __future__ import annotations
 
 import base64
+import json
 import struct
 import time
 import zlib
@@ -126,11 +127,53 @@ class ChatAnswer:
         return self.response
 
 
+def _json_schema(response_format: Any) -> dict[str, Any] | None:
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return schema if isinstance(schema, dict) else None  # no schema: any reply will do
+
+
+def schema_instance(schema: Any, defs: Any = None, depth: int = 0) -> Any:
+    """A small value that matches the JSON ``schema`` (the subset strict structured
+    outputs use: objects, arrays, scalars, enum, const, anyOf, $ref into $defs); a
+    recursive type ends at the first place it may (a null, an empty list)."""
+    if not isinstance(schema, dict):
+        return None
+    defs = schema.get("$defs", {}) if defs is None else defs
+    deep = depth > 6
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return schema_instance(defs.get(ref.rsplit("/", 1)[-1]), defs, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    options = schema.get("anyOf")
+    if isinstance(options, list) and options:
+        nulls = [o for o in options if isinstance(o, dict) and o.get("type") == "null"]
+        others = [o for o in options if o not in nulls]
+        return None if (deep and nulls) or not others else schema_instance(others[0], defs, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: schema_instance(value, defs, depth + 1) for name, value in properties.items()}
+    if kind == "array":
+        return [] if deep else [schema_instance(schema.get("items", {}), defs, depth + 1)]
+    return {"string": "text", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
 def create_completion(body: Any, reply: str) -> ChatAnswer:
     """``POST /v1/chat/completions`` without a scripted response: the default reply."""
     request = _object(body)
     model = _required_str(request, "model")
     messages = _messages(request)
+    schema = _json_schema(request.get("response_format"))
+    if schema is not None:  # structured outputs: an instance of the schema it was sent
+        reply = json.dumps(schema_instance(schema), separators=(",", ":"))
     n = request.get("n")
     n = 1 if n is None else n
     if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_CHOICES:
