@@ -210,3 +210,29 @@ def test_the_blocking_client_parses_too() -> None:
         )
     assert completion.choices[0].message.parsed == {"city": "text", "celsius": 1.5}
     assert json.loads(server.requests[-1].body)["response_format"]["json_schema"]["name"] == "Weather"
+
+
+@pytest.mark.anyio
+async def test_a_pydantic_model_works_too(server: testing.FakeSudoServer) -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Ticket(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+        title: str
+        priority: int
+        labels: list[str]
+        assignee: str | None = None
+
+    schema = strict_schema(Ticket)
+    assert keywords(schema, set()) <= ALLOWED
+    assert schema["required"] == ["title", "priority", "labels", "assignee"]
+    assert schema["additionalProperties"] is False
+    async with AsyncSudo("key", server.url) as sudo:
+        completion = await sudo.router.parse(messages=[{"role": "user", "content": "x"}], model="m", response_format=Ticket)
+    ticket = completion.choices[0].message.parsed
+    assert isinstance(ticket, Ticket)
+    assert ticket.labels == ["text"]
+    server.enqueue(_answer('{"title": "t", "priority": "high", "labels": [], "assignee": null}'))
+    async with AsyncSudo("key", server.url) as sudo:
+        with pytest.raises(StructuredOutputError, match="not a Ticket") as caught:
+            await sudo.router.parse(messages=[{"role": "user", "content": "x"}], model="m", response_format=Ticket)
+    assert '"priority": "high"' in (caught.value.raw or "")
