@@ -178,6 +178,7 @@ if TYPE_CHECKING:
     from .models.ratelimit import (
         RateLimitInfo as RateLimitInfo,
     )
+    from .tools import tool as tool
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -295,12 +296,17 @@ __all__ = [
     "UsageReceived",
     "UserMessage",
     "__version__",
+    "tool",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name == "batch":  # the subpackage, loaded on first use like the rest
         return importlib.import_module(".batch", __name__)
+    if name == "tool":
+        from .tools import tool
+
+        return tool
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'sudo_stream' has no attribute {name!r}")
