@@ -237,6 +237,7 @@ _LAZY: dict[str, str] = {
     "ToolCallStarted": ".models.events",
     "UsageReceived": ".models.events",
     "RateLimitInfo": ".models.ratelimit",
+    "tool": ".tools",
 }
 
 __all__ = [
@@ -303,10 +304,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "batch":  # the subpackage, loaded on first use like the rest
         return importlib.import_module(".batch", __name__)
-    if name == "tool":
-        from .tools import tool
-
-        return tool
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'sudo_stream' has no attribute {name!r}")

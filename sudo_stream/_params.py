@@ -97,7 +97,7 @@ CALL_OPTIONS = frozenset(CallOptions.__annotations__)
 CHAT_FIELDS = frozenset(ChatCompletionRequest.__struct_fields__) - {"messages", "model", "stream"}
 IMAGE_FIELDS = frozenset(ImageGenerationRequest.__struct_fields__) - {"prompt", "model"}
 
-_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 def split_params(
@@ -251,7 +251,7 @@ def check_chat(messages: Any, model: Any, body: Mapping[str, Any]) -> None:
             if isinstance(tool, Mapping) and not isinstance(tool.get("type"), str):
                 raise ValueError(f"tools[{position}] needs a 'type' (\"function\")")
             name = _tool_name(tool)
-            if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+            if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
                 raise ValueError(
                     f"tools[{position}] function name must match [a-zA-Z0-9_-]{{1,64}}, "
                     f"got {name!r}"

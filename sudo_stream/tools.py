@@ -30,11 +30,11 @@ from typing import Any, Generic, TypeVar, get_type_hints, overload
 import anyio.to_thread
 import msgspec
 
+from ._params import TOOL_NAME
 from .structured import strict_schema
 
 R = TypeVar("R")
 
-_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 # "name: text" or "name (type): text" in a Google-style Args: section; ":param name: text".
 _ARG = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _PARAM = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
@@ -65,7 +65,7 @@ class FunctionTool(Generic[R]):
             raise TypeError(f"tool() takes a function, got {type(function).__name__}")
         self.function = function
         self.name: str = name or function.__name__
-        if not _NAME.fullmatch(self.name):
+        if not TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"a tool's name must match [a-zA-Z0-9_-]{{1,64}}, got {self.name!r}")
         summary, arguments = _docstring(inspect.getdoc(function) or "")
         self.description: str = description if description is not None else summary

@@ -13,7 +13,7 @@ sends them again; nothing is ever duplicated.)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -44,20 +44,11 @@ class OutputFile:
             raise self._error("cannot read", exc) from exc
         with handle:
             end = 0
-            for number, line in enumerate(handle, start=1):
-                if not line.endswith(b"\n"):
-                    break  # torn: cut below
+            for line, record in self._whole_lines(handle):
                 end += len(line)
-                if not line.strip():
-                    continue
-                try:
-                    yield _decode_record(line)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise BatchOutputError(
-                        f"{self.path}: line {number} is not a batch output record ({exc}); "
-                        "give another output path, or fix the file"
-                    ) from None
-            if handle.seek(0, os.SEEK_END) != end:
+                if record is not None:
+                    yield record
+            if handle.seek(0, os.SEEK_END) != end:  # a torn last line
                 try:
                     handle.truncate(end)
                 except OSError as exc:
@@ -73,16 +64,8 @@ class OutputFile:
         dropped = 0
         try:
             with open(self.path, "rb") as lines, open(kept, "wb") as out:
-                for number, line in enumerate(lines, start=1):
-                    if not line.endswith(b"\n"):
-                        break
-                    try:
-                        failed = line.strip() and _decode_record(line).error is not None
-                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                        raise BatchOutputError(
-                            f"{self.path}: line {number} is not a batch output record ({exc})"
-                        ) from None
-                    if failed:
+                for line, record in self._whole_lines(lines):
+                    if record is not None and record.error is not None:
                         dropped += 1
                     else:
                         out.write(line)
@@ -93,6 +76,23 @@ class OutputFile:
         finally:
             kept.unlink(missing_ok=True)
         return dropped
+
+    def _whole_lines(self, lines: Iterable[bytes]) -> Iterator[tuple[bytes, OutputRecord | None]]:
+        """Each whole line with its record (``None`` for a blank line), up to a torn last
+        line; a whole line that is not a record is a :class:`BatchOutputError`."""
+        for number, line in enumerate(lines, start=1):
+            if not line.endswith(b"\n"):
+                return
+            if not line.strip():
+                yield line, None
+                continue
+            try:
+                yield line, _decode_record(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise BatchOutputError(
+                    f"{self.path}: line {number} is not a batch output record ({exc}); "
+                    "give another output path, or fix the file"
+                ) from None
 
     def write(self, data: bytes) -> None:
         """Append ``data`` (whole lines); a failure leaves the file as it was, or with a

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from .._params import CallOptions
+from .._params import CALL_OPTIONS
 from ..router import chat_content, image_content
 from ._errors import BatchInputError
 
@@ -23,8 +23,6 @@ CHAT_URL = "/v1/chat/completions"
 IMAGE_URL = "/v1/images/generations"
 URLS = (CHAT_URL, IMAGE_URL)
 _KEYS = frozenset({"custom_id", "method", "url", "body"})
-# The request fields a batch line may not set: the batch decides how it is sent.
-_CALL_OPTIONS = frozenset(CallOptions.__annotations__)
 
 
 class BatchRequest(msgspec.Struct, frozen=True):
@@ -36,11 +34,6 @@ class BatchRequest(msgspec.Struct, frozen=True):
     stream: bool = False
     estimated_tokens: int = 0
     choices: int = 1
-
-    @property
-    def method(self) -> str:
-        """Always ``POST``: the only method of the operations a batch can run."""
-        return "POST"
 
 
 class _Line(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,7 +80,8 @@ def _checked(line: _Line, where: str, default_completion_tokens: int) -> BatchRe
     if line.url not in URLS:
         raise BatchInputError(where, f"url must be one of {', '.join(URLS)}, got {line.url!r}")
     body = dict(line.body)
-    options = sorted(_CALL_OPTIONS.intersection(body))
+    # Call options are not request fields: the batch decides how a request is sent.
+    options = sorted(CALL_OPTIONS.intersection(body))
     if options:
         raise BatchInputError(where, f"body has unknown field(s) {', '.join(map(repr, options))}")
     try:

@@ -211,10 +211,6 @@ def _recover(out: OutputFile, index: IdIndex) -> int:
     return index.done_count
 
 
-def _next_chunk(chunks: Iterator[list[tuple[str, BatchRequest]]]) -> list[tuple[str, BatchRequest]] | None:
-    return next(chunks, None)
-
-
 async def _send_all(
     requests: Requests, index: IdIndex, runner: RequestRunner, out: OutputFile, progress: Progress
 ) -> None:
@@ -257,7 +253,7 @@ async def _feed(
         progress.update(runner.stats)
 
     chunks = requests.chunks()
-    while (chunk := await anyio.to_thread.run_sync(_next_chunk, chunks)) is not None:
+    while chunk := await anyio.to_thread.run_sync(next, chunks, None):
         ids = [request.custom_id for _, request in chunk]
         if not requests.rereadable:  # an iterator: its duplicates are found as it is read
             await anyio.to_thread.run_sync(_refuse_seen, index, chunk)
