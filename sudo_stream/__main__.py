@@ -2,7 +2,8 @@
 
 ``chat [-m MODEL] PROMPT`` streams a reply token by token: reasoning dimmed, tool calls as
 their arguments stream, and a one-line summary at the end (on stderr). ``--json`` prints
-the chunks as JSON lines instead; ``-`` reads the prompt from standard input. ``models``
+the chunks as JSON lines instead; ``--schema FILE`` asks for an object matching a JSON
+Schema and prints it, checked, as JSON; ``-`` reads the prompt from standard input. ``models``
 lists the models. ``batch INPUT OUTPUT`` sends a batch file's requests (resumably: see
 :mod:`sudo_stream.batch`), with progress and a report on stderr.
 
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("-t", "--temperature", type=float, help="sampling temperature")
     chat.add_argument("--max-tokens", type=int, help="max_completion_tokens")
     chat.add_argument("--json", action="store_true", help="print the chunks as JSON lines")
+    chat.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="answer with a JSON object matching the JSON Schema in FILE (strict structured "
+        "outputs): the answer streams on stderr, the object is printed on stdout",
+    )
 
     models = sub.add_parser(
         "models", parents=[common], help="list the models", description="List the models."
@@ -333,7 +340,11 @@ async def chat(sudo: AsyncSudo, args: argparse.Namespace, prompt: str) -> None:
         params["temperature"] = args.temperature
     if args.max_tokens is not None:
         params["max_completion_tokens"] = args.max_tokens
-    out = sys.stdout
+    schema = getattr(args, "schema_document", None)
+    if schema is not None:
+        params["response_format"] = {"type": "json_schema", "json_schema": schema}
+    # With a schema the answer streams on stderr and stdout gets the object alone.
+    out = sys.stdout if schema is None else sys.stderr
     started = time.perf_counter()
     try:  # the arguments are checked here, before anything is sent
         request = sudo.router.create_streaming(
@@ -356,6 +367,45 @@ async def chat(sudo: AsyncSudo, args: argparse.Namespace, prompt: str) -> None:
             renderer.close()
     color = _use_color(sys.stderr)
     print(_summary(renderer, stream, args.model, started, color), file=sys.stderr)
+    if schema is not None:
+        _print_object(stream)
+
+
+def _print_object(stream: ChatStream) -> None:
+    """The answer of a ``--schema`` chat on stdout: checked (an object, whole, not
+    refused), indented, with every control character escaped."""
+    import msgspec
+
+    from ._parsed_stream import parsed_completion
+    from .errors import SudoError
+    from .structured import parse_choices
+
+    message = parse_choices(parsed_completion(stream.current_completion()), dict).choices[0].message
+    if message.parsed is None:
+        raise SudoError(f"the model refused: {message.refusal}")
+    encoded = msgspec.json.format(msgspec.json.encode(message.parsed), indent=2)
+    sys.stdout.write(_json_line(encoded))
+    sys.stdout.flush()
+
+
+def _read_schema(path: str) -> dict[str, Any]:
+    """The ``json_schema`` of ``--schema FILE``: the schema, named after the file."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            schema = json.load(file)
+    except OSError as exc:
+        raise UsageError(f"--schema {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--schema {path}: not JSON ({exc})") from None
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise UsageError(
+            f"--schema {path}: a JSON Schema whose root is an object ({{\"type\": \"object\", "
+            f"...}}) is needed: strict structured outputs answer with an object"
+        )
+    name = re.sub(r"[^a-zA-Z0-9_-]", "_", os.path.splitext(os.path.basename(path))[0])[:64]
+    return {"name": name or "schema", "schema": schema, "strict": True}
 
 
 async def list_models(sudo: AsyncSudo, args: argparse.Namespace) -> None:
@@ -424,7 +474,7 @@ async def run(args: argparse.Namespace, prompt: str | None) -> None:
             server = await stack.enter_async_context(testing.FakeSudoServer())
             reason = "--offline" if args.offline else "no SUDO_API_KEY"
             _note(f"{reason}: answering from the embedded fake server at {server.url}")
-            if args.command == "chat":
+            if args.command == "chat" and args.schema is None:  # a schema: answered by default
                 chunks = testing.text_chunks(
                     OFFLINE_REPLY, reasoning=OFFLINE_THOUGHT, model=args.model
                 )
@@ -516,6 +566,10 @@ def _read_prompt(args: argparse.Namespace) -> str | None:
     prompt: str = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("the prompt is empty")
+    if args.schema is not None:
+        if args.json:
+            raise UsageError("--schema prints the object, --json the chunks: choose one")
+        args.schema_document = _read_schema(args.schema)
     return prompt
 
 

@@ -576,3 +576,90 @@ def test_a_terminal_gets_our_colours_and_none_of_the_models_sequences(
     out = seen.decode().replace("\r\n", "\n")  # the terminal's own line ending
     assert cli.DIM in out  # a terminal: styled
     assert without_our_styles(out) == f"thinking: quiet hidden done\n\n{HOSTILE_SHOWN}\n"
+
+
+# -- --schema: a JSON object answer, checked ------------------------------------------------
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}},
+    "required": ["city", "tags"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture
+def schema_file(tmp_path: Path) -> str:
+    path = tmp_path / "city info.json"
+    path.write_text(json.dumps(CITY_SCHEMA), encoding="utf-8")
+    return str(path)
+
+
+def test_schema_offline_prints_the_object(schema_file: str) -> None:
+    result = run_cli("chat", "--schema", schema_file, "Describe Paris.")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)  # stdout is the object alone
+    assert set(answer) == {"city", "tags"} and isinstance(answer["tags"], list)
+    assert result.stdout.startswith("{\n  ")  # indented for a reader
+    assert json.dumps(answer, separators=(", ", ": ")) in result.stderr  # it streamed there
+
+
+def test_schema_is_sent_strict_and_the_answer_checked(
+    server: testing.FakeSudoServer, online: str, schema_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = json.dumps({"city": "Lyon", "tags": ["\x1b]0;x\x07"]})  # escaped, as JSON is
+    server.enqueue(testing.Stream(testing.text_chunks(answer)))
+    code, out, err = invoke(capsys, "chat", "--schema", schema_file, "hi", "--server-url", online)
+    assert code == 0, err
+    assert json.loads(out) == {"city": "Lyon", "tags": ["\x1b]0;x\x07"]}
+    assert "\x1b" not in out  # escaped as JSON does, never raw
+    sent = server.requests[-1].json()["response_format"]
+    assert sent == {
+        "type": "json_schema",
+        "json_schema": {"name": "city_info", "schema": CITY_SCHEMA, "strict": True},
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "finish", "expected"),
+    [
+        ('{"city": "Ly', "length", "LengthFinishReasonError"),
+        ('{"city": "Lyon"} and more', "stop", "StructuredOutputError: the answer is not a dict"),
+        ('["Lyon"]', "stop", "StructuredOutputError"),
+    ],
+)
+def test_schema_answer_cut_short_or_not_an_object_is_an_error(
+    server: testing.FakeSudoServer,
+    online: str,
+    schema_file: str,
+    capsys: pytest.CaptureFixture[str],
+    answer: str,
+    finish: str,
+    expected: str,
+) -> None:
+    server.enqueue(testing.Stream(testing.text_chunks(answer, finish_reason=finish)))
+    code, out, err = invoke(capsys, "chat", "--schema", schema_file, "hi", "--server-url", online)
+    assert code == cli.EXIT_ERROR
+    assert out == ""
+    assert f"sudo-stream: error: {expected}" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "No such file"),
+        ("{nope", "not JSON"),
+        ('{"type": "array"}', "whose root is an object"),
+    ],
+)
+def test_bad_schema_files_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, expected: str
+) -> None:
+    path = tmp_path / "schema.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    code, out, err = invoke(capsys, "chat", "--schema", str(path), "--offline", "hi")
+    assert code == cli.EXIT_USAGE and out == ""
+    assert one_line(err).startswith(f"sudo-stream: error: --schema {path}: ") and expected in err
+    code, _, err = invoke(capsys, "chat", "--schema", str(path), "--json", "--offline", "hi")
+    assert code == cli.EXIT_USAGE and "choose one" in err
