@@ -41,6 +41,7 @@ from .models.completion import ChatCompletion
 from .models.events import StreamEvent, TextDelta
 from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
+from .models.ratelimit import RateLimitInfo
 from .models.request import MessageParam
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
@@ -315,6 +316,11 @@ class Stream(AbstractContextManager["Stream"]):
     def closed(self) -> bool:
         """True once the response is closed."""
         return self._stream.closed
+
+    @property
+    def rate_limit(self) -> RateLimitInfo:
+        """The rate limits the response reported (see :attr:`ChatStream.rate_limit`)."""
+        return self._stream.rate_limit
 
     def close(self) -> None:
         """Close the response now."""

@@ -40,6 +40,7 @@ from .models._lenient import decode_lenient
 from .models.chunk import ChatCompletionChunk
 from .models.common import ErrorBody, ErrorDetail
 from .models.events import StreamEvent, TextDelta
+from .models.ratelimit import RateLimitInfo
 from .sse import ServerSentEvent, SSEError, SSEParser
 
 if TYPE_CHECKING:
@@ -142,6 +143,12 @@ class ChatStream:
     def closed(self) -> bool:
         """True once the response is closed (stream finished, failed or left)."""
         return self._closed
+
+    @property
+    def rate_limit(self) -> RateLimitInfo:
+        """The rate limits the response reported (its ``x-ratelimit-*`` headers; fields
+        ``None`` where absent), as they stood when this request was admitted."""
+        return RateLimitInfo.from_headers(self.response.headers)
 
     def statistics(self) -> StreamStatistics:
         """Progress so far: events, bytes, time to first event, elapsed time."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .models.common import ErrorBody, ErrorDetail
+from .models.ratelimit import RateLimitInfo
 
 if TYPE_CHECKING:
     from .models.completion import ChatCompletion
@@ -106,6 +107,12 @@ class APIStatusError(SudoError):
     def error(self) -> ErrorDetail | None:
         """The parsed ``error`` object of the body, if the body had one."""
         return self.body.error if self.body is not None else None
+
+    @property
+    def rate_limit(self) -> RateLimitInfo:
+        """The rate limits the error response reported (its ``x-ratelimit-*`` headers;
+        fields ``None`` where absent): how long a 429 has to wait, and for what."""
+        return RateLimitInfo.from_headers(self.headers)
 
     @classmethod
     def from_response(
