@@ -47,7 +47,7 @@ class ParsedChatStream(ChatStream, Generic[T]):
 
     def __repr__(self) -> str:
         name = getattr(self.response_format, "__name__", "?")
-        return super().__repr__().replace("<ChatStream", f"<ParsedChatStream[{name}]", 1)
+        return super().__repr__().replace("<ParsedChatStream", f"<ParsedChatStream[{name}]", 1)
 
 
 class PartialObjectIterator:

@@ -1,18 +1,10 @@
-"""ChatStream: the pull loop socket -> SSE parser -> chunk decoder -> assembler.
-
-Nothing reads ahead of the consumer: the socket is read only when the parser has no
-complete event left, so a slow consumer slows the server down (backpressure) and memory
-stays bounded. Every exit (end, error, cancellation, leaving early) closes the response
-under a shield, which returns or discards the connection at once.
-"""
+"""ChatStream: the pull loop socket -> SSE parser -> chunk decoder -> assembler, on the
+shared machinery of :class:`~sudo_stream._event_stream.EventStream`."""
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass
-from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -21,27 +13,23 @@ import httpx
 import msgspec
 
 from ._config import RetryConfig, Timeout
-from ._deadline import Deadline, read_deadline
-from ._decoding import DecodingError
-from ._h1 import BODY_EXTENSION, ResponseBody
+from ._deadline import Deadline
+from ._event_stream import EventStream, StreamStatistics
 from ._http import TRANSPORT_ERRORS
-from ._retry import RetryableStreamError, call_with_retries
-from ._socket import bind_deadline
-from ._transport import Transport, body_reader, close_response, media_type, translate
+from ._retry import call_with_retries
+from ._transport import Transport, close_response, media_type
 from .assembler import StreamAssembler, StreamChunkError
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
     StreamError,
-    SudoError,
 )
 from .models._lenient import decode_lenient
 from .models.chunk import ChatCompletionChunk
 from .models.common import ErrorBody, ErrorDetail
 from .models.events import StreamEvent, TextDelta
-from .models.ratelimit import RateLimitInfo
-from .sse import ServerSentEvent, SSEError, SSEParser
+from .sse import ServerSentEvent, SSEError
 
 if TYPE_CHECKING:
     from .models.completion import ChatCompletion
@@ -50,34 +38,11 @@ S = TypeVar("S", bound="ChatStream")
 
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 _DONE = "[DONE]"
-_DRAIN_LIMIT = 64 * 1024  # bytes read after [DONE] so the connection can be reused
-_DRAIN_GRACE = 0.05  # seconds to wait for them
+
+__all__ = ["ChatStream", "StreamRequest", "StreamStatistics", "open_chat_stream"]
 
 
-@dataclass(frozen=True)
-class StreamStatistics:
-    """A snapshot of a stream's progress, for UIs and logs."""
-
-    events: int
-    """Chunks received (SSE events carrying JSON)."""
-    bytes_received: int
-    time_to_first_event: float | None
-    """Seconds from the start of the call (connecting and any retries included) to the
-    first event, or None before it."""
-    elapsed: float
-    """Seconds since the call started (until the stream ended, once it has)."""
-    finished: bool
-
-    @property
-    def events_per_second(self) -> float:
-        """Average event rate since the first event."""
-        if self.time_to_first_event is None:
-            return 0.0
-        span = self.elapsed - self.time_to_first_event
-        return self.events / span if span > 0 else 0.0
-
-
-class ChatStream:
+class ChatStream(EventStream):
     """An open streaming chat completion.
 
     Iterate it for :class:`ChatCompletionChunk` objects in arrival order, or use
@@ -99,67 +64,21 @@ class ChatStream:
         scrub: Callable[[bytes], bytes],
         choices: int = 1,
     ) -> None:
-        self.response = response
-        # The API key is blotted out of what a server sends back into our errors.
-        self._scrub = scrub
+        super().__init__(
+            response,
+            deadline_reads=deadline_reads,
+            timeout=timeout,
+            deadline=deadline,
+            started=started,
+            max_event_size=max_event_size,
+            max_response_size=max_response_size,
+            scrub=scrub,
+        )
         self._choices = choices
-        # Raw bytes are cheapest; a compressed body goes through a decoder, a step at a time.
-        self._raw, self._decoder = body_reader(response)
-        # Our connections read with this stream's deadline once it is bound to them.
-        self._bound = deadline_reads and bind_deadline(response.extensions, deadline)
-        self._direct = self._bound and self._decoder is None
-        self._max_bytes = max_response_size
-        self._deadline_reads = deadline_reads
-        self._timeout = timeout
-        self._deadline = deadline
-        self._started = started
-        self._parser = SSEParser(max_event_size=max_event_size)
         self._assembler = StreamAssembler()
-        self._pending: list[ServerSentEvent] = []
-        self._next = 0
         self._lookahead: ChatCompletionChunk | None = None
-        self._events = 0
-        self._bytes = 0
-        self._first_at: float | None = None
-        self._ended_at: float | None = None
-        self._eof = False
-        self._finished = False
-        self._closed = False
 
     # -- public surface -----------------------------------------------------------------
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The response headers."""
-        return self.response.headers
-
-    @property
-    def request_id(self) -> str | None:
-        """The server's ``x-request-id`` for this request, if it sent one."""
-        request_id: str | None = self.response.headers.get("x-request-id")
-        return request_id
-
-    @property
-    def closed(self) -> bool:
-        """True once the response is closed (stream finished, failed or left)."""
-        return self._closed
-
-    @property
-    def rate_limit(self) -> RateLimitInfo:
-        """The rate limits the response reported (its ``x-ratelimit-*`` headers; fields
-        ``None`` where absent), as they stood when this request was admitted."""
-        return RateLimitInfo.from_headers(self.response.headers)
-
-    def statistics(self) -> StreamStatistics:
-        """Progress so far: events, bytes, time to first event, elapsed time."""
-        end = self._ended_at if self._ended_at is not None else time.monotonic()
-        return StreamStatistics(
-            events=self._events,
-            bytes_received=self._bytes,
-            time_to_first_event=None if self._first_at is None else self._first_at - self._started,
-            elapsed=end - self._started,
-            finished=self._finished,
-        )
 
     def ready(self) -> bool:
         """Whether the next chunk is already here (no wait on the socket to get it)."""
@@ -209,43 +128,6 @@ class ChatStream:
             pass
         return self._assembler.completion()
 
-    async def aclose(self) -> None:
-        """Close the response now (safe to call more than once, and while cancelled)."""
-        if not self._closed:
-            self._closed = True
-            if self._ended_at is None:
-                self._ended_at = time.monotonic()
-            if self._bound:  # before the connection can go back to the pool
-                bind_deadline(self.response.extensions, None)
-            await close_response(self.response, self._raw)
-
-    async def __aenter__(self) -> ChatStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<ChatStream {state} status={self.response.status_code} events={self._events}>"
-
-    def __del__(self) -> None:
-        # Dropped without being closed: give the connection back now (closed, as its body
-        # was not read to the end), and say so, as the standard library does with files.
-        if getattr(self, "_closed", True):
-            return
-        message = f"unclosed {self!r}: use `async with` or call aclose()"
-        self._closed = True
-        body = self.response.extensions.get(BODY_EXTENSION)
-        if isinstance(body, ResponseBody):
-            body.abandon()
-        warnings.warn(message, ResourceWarning, source=self, stacklevel=1)
-
     # -- the pull loop --------------------------------------------------------------------
 
     async def _next_chunk(self) -> ChatCompletionChunk | None:
@@ -264,10 +146,7 @@ class ChatStream:
                         return chunk
                     continue
                 if self._closed:
-                    raise StreamError(
-                        "the stream was closed before its end",
-                        partial=self._assembler.completion(),
-                    )
+                    raise self._failure("the stream was closed before its end")
                 if self._pending:  # all consumed: not kept alive while we wait for more
                     self._pending = []
                 if self._direct:  # _read_raw inlined: a frame less per chunk
@@ -287,10 +166,9 @@ class ChatStream:
                     continue
                 self._bytes += len(data)
                 if self._bytes > self._max_bytes:
-                    raise StreamError(
+                    raise self._failure(
                         f"the stream exceeded max_response_size={self._max_bytes} bytes "
-                        f"after {self._events} events",
-                        partial=self._assembler.completion(),
+                        f"after {self._events} events"
                     )
                 # The hot path: a piece that is one plain `data:` event (servers send one
                 # per network chunk) goes from bytes to a chunk with no event object.
@@ -341,88 +219,9 @@ class ChatStream:
 
     def _undecodable(self, data: str, exc: Exception) -> StreamError:
         excerpt = self._scrub(data.encode()).decode("utf-8", "replace")[:200]
-        return StreamError(
-            f"undecodable chunk after {self._events} events: {exc} (data {excerpt!r})",
-            partial=self._assembler.completion(),
+        return self._failure(
+            f"undecodable chunk after {self._events} events: {exc} (data {excerpt!r})"
         )
-
-    def _parse(self, data: bytes) -> None:
-        """Run a piece through the parser and queue the events it completes."""
-        try:
-            events = self._parser.feed(data)
-        except SSEError as exc:
-            raise StreamError(str(exc), partial=self._assembler.completion()) from exc
-        if events:
-            self._pending = events
-            self._next = 0
-            self._arrived()
-
-    def _arrived(self) -> None:
-        """Events came in: note the first, and let the next wait re-arm the idle bound."""
-        if self._first_at is None:
-            self._first_at = time.monotonic()
-        self._deadline.stale = True
-
-    async def _read_decoded(self) -> bytes:
-        """The next decoded piece of a compressed body, a step at most (b"" at its end)."""
-        decoder = self._decoder
-        assert decoder is not None
-        while True:
-            if decoder.pending:
-                # A small body may decode to a lot: let other tasks run between steps.
-                await anyio.lowlevel.checkpoint()
-                data = self._decompress(decoder.more)
-            elif self._eof:
-                return b""
-            else:
-                raw = await self._read_raw()
-                if raw:
-                    data = self._decompress(partial(decoder.decode, raw))
-                else:
-                    self._eof = True
-                    data = self._decompress(decoder.flush)
-            if data:
-                return data
-
-    def _decompress(self, step: Callable[[], bytes]) -> bytes:
-        try:
-            return step()
-        except DecodingError as exc:
-            raise StreamError(
-                f"could not decode the compressed stream after {self._events} events: {exc}",
-                partial=self._assembler.completion(),
-            ) from exc
-
-    def _read_error(self, exc: Exception) -> SudoError:
-        return self._with_partial(translate(exc, self._deadline, self.response.request))
-
-    async def _read_raw(self) -> bytes:
-        """The next piece of the body as it came off the wire (b"" at its end)."""
-        if not self._deadline_reads:
-            return await self._fill_with_scope()
-        token = None if self._bound else read_deadline.set(self._deadline)
-        try:
-            return await self._raw.__anext__()
-        except StopAsyncIteration:
-            return b""
-        except TRANSPORT_ERRORS as exc:
-            raise self._read_error(exc) from exc
-        finally:
-            if token is not None:
-                read_deadline.reset(token)
-
-    async def _fill_with_scope(self) -> bytes:
-        # A borrowed http_client does not honour our deadlines: bound this read ourselves.
-        deadline = self._deadline
-        with anyio.CancelScope(deadline=anyio.current_time() + deadline.remaining()) as scope:
-            try:
-                return await self._raw.__anext__()
-            except StopAsyncIteration:
-                return b""
-            except TRANSPORT_ERRORS as exc:
-                raise self._read_error(exc) from exc
-        assert scope.cancelled_caught
-        raise self._with_partial(APITimeoutError(deadline.bound, deadline.seconds))
 
     def _end_of_body(self) -> None:
         self._ended_at = time.monotonic()
@@ -436,65 +235,27 @@ class ChatStream:
             if len(tail) == 1 and tail[0].data == _DONE:
                 self._finished = True  # only the blank line after [DONE] is missing
                 return
-            raise StreamError(
-                f"stream ended inside an event after {self._events} events",
-                partial=self._assembler.completion(),
-            )
+            raise self._failure(f"stream ended inside an event after {self._events} events")
         if self._assembler.finished and self._assembler.choice_count >= self._choices:
             # Some providers omit [DONE]; a finish reason on every choice is just as final.
             self._finished = True
             return
         every = f" on all {self._choices} choices" if self._choices > 1 else ""
-        raise StreamError(
-            f"stream ended after {self._events} events without [DONE] or a finish reason{every}",
-            partial=self._assembler.completion(),
+        raise self._failure(
+            f"stream ended after {self._events} events without [DONE] or a finish reason{every}"
         )
 
-    async def _finish_connection(self) -> None:
-        """After [DONE]: read the (usually empty) rest of the body so the connection can
-        be reused, then close. Anything after [DONE] is ignored."""
-        if self._closed:
-            return
-        if not self._eof:
-            # The end of the body usually comes with [DONE]; waiting long for a late one
-            # would hold up the caller, so past a short grace the connection is dropped.
-            grace = min(self._timeout.idle or _DRAIN_GRACE, _DRAIN_GRACE)
-            self._deadline.arm("idle", grace, time.monotonic())
-            drained = 0
-            try:
-                while drained <= _DRAIN_LIMIT:
-                    data = await self._read_raw()
-                    if not data:
-                        break
-                    drained += len(data)
-            except SudoError:
-                pass  # the answer is complete; a broken tail only costs the connection
-        await self.aclose()
-
-    async def _abort(self) -> None:
-        await self.aclose()
-
-    def _with_partial(self, exc: SudoError) -> SudoError:
-        """Once events were delivered, a failure says so and carries what was assembled."""
-        if not self._events or isinstance(exc, StreamError):
-            return exc
-        partial = self._assembler.completion()
-        if isinstance(exc, APITimeoutError):
-            exc.partial = partial
-            return exc
-        return StreamError(f"{exc.message} after {self._events} events", partial=partial)
-
     def _error_event(self, detail: ErrorDetail, *, retryable: bool = False) -> StreamError:
-        cls = RetryableStreamError if retryable else StreamError
         raw = msgspec.json.encode(detail)
         clean = self._scrub(raw)
         if clean is not raw:  # the server echoed the key: every field is blotted out
             detail = msgspec.json.decode(clean, type=ErrorDetail)
-        return cls(
-            f"error event in stream: {detail.describe()}",
-            partial=self._assembler.completion(),
-            error=detail,
+        return self._failure(
+            f"error event in stream: {detail.describe()}", error=detail, retryable=retryable
         )
+
+    def _attach_partial(self, exc: StreamError | APITimeoutError) -> None:
+        exc.partial = self._assembler.completion()
 
     # -- opening ------------------------------------------------------------------------
 
