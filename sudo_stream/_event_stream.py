@@ -18,20 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
+from typing import TypeVar
 
 import anyio
 import httpx
 from typing_extensions import Self
 
-from ._config import Timeout
+from ._config import RetryConfig, Timeout
 from ._deadline import Deadline, read_deadline
 from ._decoding import DecodingError
 from ._h1 import BODY_EXTENSION, ResponseBody
 from ._http import TRANSPORT_ERRORS
-from ._retry import RetryableStreamError
+from ._retry import RetryableStreamError, call_with_retries
 from ._socket import bind_deadline
-from ._transport import body_reader, close_response, translate
-from .errors import APITimeoutError, StreamError, SudoError
+from ._transport import Transport, body_reader, close_response, media_type, translate
+from .errors import APIResponseValidationError, APITimeoutError, StreamError, SudoError
 from .models.common import ErrorDetail
 from .models.ratelimit import RateLimitInfo
 from .sse import ServerSentEvent, SSEError, SSEParser
@@ -295,6 +296,11 @@ class EventStream:
     def _attach_partial(self, exc: StreamError | APITimeoutError) -> None:
         """Put what was assembled so far on ``exc`` (a subclass knows what that is)."""
 
+    async def _prefetch(self) -> None:
+        """Wait for the first event (so that a failure before it can be retried) and
+        keep it for the caller."""
+        raise NotImplementedError
+
     def _failure(
         self, message: str, *, error: ErrorDetail | None = None, retryable: bool = False
     ) -> StreamError:
@@ -303,3 +309,65 @@ class EventStream:
         exc = (RetryableStreamError if retryable else StreamError)(message, error=error)
         self._attach_partial(exc)
         return exc
+
+
+E = TypeVar("E", bound=EventStream)
+
+
+async def open_event_stream(
+    transport: Transport,
+    build: Callable[[], httpx.Request],
+    make_stream: Callable[..., E],
+    *,
+    timeout: Timeout,  # noqa: ASYNC109 (a Timeout of several bounds)
+    retries: RetryConfig,
+    max_event_size: int,
+    max_response_size: int,
+) -> E:
+    """Send a streaming request (with retries until the first event) and return the
+    stream ``make_stream`` makes of the response (it takes :class:`EventStream`'s
+    arguments).
+
+    The ``total`` bound covers the opening too: connecting, every attempt and every
+    back-off sleep between them.
+    """
+    started = time.monotonic()
+    total_at = None if timeout.total is None else started + timeout.total
+
+    async def attempt() -> E:
+        deadline = Deadline.for_call(timeout, total_at)
+        response = await transport.send(build(), deadline)
+        try:
+            await transport.check_status(response, deadline)
+            content_type = response.headers.get("content-type", "")
+            if media_type(content_type) != "text/event-stream":
+                body = await transport.read_body(response, deadline, 1 << 16, cut=True)
+                body = transport.scrub(body)
+                raise APIResponseValidationError(
+                    f"expected a text/event-stream answer to a streaming request, got "
+                    f"{content_type or 'no content type'}: {body[:200]!r}",
+                    status_code=response.status_code,
+                )
+        except BaseException:
+            await close_response(response)
+            raise
+        stream = make_stream(
+            response,
+            deadline_reads=transport.deadline_reads,
+            timeout=timeout,
+            deadline=deadline,
+            started=started,
+            max_event_size=max_event_size,
+            max_response_size=max_response_size,
+            scrub=transport.scrub,
+        )
+        await stream._prefetch()
+        return stream
+
+    if total_at is None:
+        return await call_with_retries(attempt, retries)
+    # Reads are bounded by the deadline already; this scope bounds connecting and writing.
+    with anyio.CancelScope(deadline=anyio.current_time() + (total_at - started)) as scope:
+        return await call_with_retries(attempt, retries, total_at)
+    assert scope.cancelled_caught
+    raise APITimeoutError("total", timeout.total, "while opening the stream")

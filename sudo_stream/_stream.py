@@ -8,20 +8,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anyio
 import httpx
 import msgspec
 
-from ._config import RetryConfig, Timeout
+from ._config import Timeout
 from ._deadline import Deadline
 from ._event_stream import EventStream, StreamStatistics
 from ._http import TRANSPORT_ERRORS
-from ._retry import call_with_retries
-from ._transport import Transport, close_response, media_type
 from .assembler import StreamAssembler, StreamChunkError
 from .errors import (
     APIConnectionError,
-    APIResponseValidationError,
     APITimeoutError,
     StreamError,
 )
@@ -34,12 +30,12 @@ from .sse import ServerSentEvent, SSEError
 if TYPE_CHECKING:
     from .models.completion import ChatCompletion
 
-S = TypeVar("S", bound="ChatStream")
+S = TypeVar("S", bound=EventStream)
 
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 _DONE = "[DONE]"
 
-__all__ = ["ChatStream", "StreamRequest", "StreamStatistics", "open_chat_stream"]
+__all__ = ["ChatStream", "StreamRequest", "StreamStatistics"]
 
 
 class ChatStream(EventStream):
@@ -369,66 +365,3 @@ class StreamRequest(Generic[S]):
     ) -> None:
         if self._stream is not None:
             await self._stream.aclose()
-
-
-async def open_chat_stream(
-    transport: Transport,
-    build: Callable[[], httpx.Request],
-    *,
-    timeout: Timeout,  # noqa: ASYNC109 (a Timeout of several bounds)
-    retries: RetryConfig,
-    max_event_size: int,
-    max_response_size: int,
-    choices: int = 1,
-    make_stream: Callable[..., S] = ChatStream,  # type: ignore[assignment]
-) -> S:
-    """Send a streaming request (with retries until the first event) and return the stream.
-
-    ``choices`` is how many the request asked for (``n``): a stream that ends without
-    ``[DONE]`` is whole only once that many have finished. ``make_stream`` makes the
-    stream object (a subclass of :class:`ChatStream` taking its arguments).
-
-    The ``total`` bound covers the opening too: connecting, every attempt and every
-    back-off sleep between them.
-    """
-    started = time.monotonic()
-    total_at = None if timeout.total is None else started + timeout.total
-
-    async def attempt() -> S:
-        deadline = Deadline.for_call(timeout, total_at)
-        response = await transport.send(build(), deadline)
-        try:
-            await transport.check_status(response, deadline)
-            content_type = response.headers.get("content-type", "")
-            if media_type(content_type) != "text/event-stream":
-                body = await transport.read_body(response, deadline, 1 << 16, cut=True)
-                body = transport.scrub(body)
-                raise APIResponseValidationError(
-                    f"expected a text/event-stream answer to a streaming request, got "
-                    f"{content_type or 'no content type'}: {body[:200]!r}",
-                    status_code=response.status_code,
-                )
-        except BaseException:
-            await close_response(response)
-            raise
-        stream = make_stream(
-            response,
-            deadline_reads=transport.deadline_reads,
-            timeout=timeout,
-            deadline=deadline,
-            started=started,
-            max_event_size=max_event_size,
-            max_response_size=max_response_size,
-            scrub=transport.scrub,
-            choices=choices,
-        )
-        await stream._prefetch()
-        return stream
-
-    if total_at is None:
-        return await call_with_retries(attempt, retries)
-    # Reads are bounded by the deadline already; this scope bounds connecting and writing.
-    with anyio.CancelScope(deadline=anyio.current_time() + (total_at - started)) as scope:
-        return await call_with_retries(attempt, retries, total_at)
-    assert scope.cancelled_caught
-    raise APITimeoutError("total", timeout.total, "while opening the stream")

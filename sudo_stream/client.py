@@ -16,9 +16,10 @@ import msgspec
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._deadline import Deadline
+from ._event_stream import open_event_stream
 from ._params import CallOptions
 from ._retry import call_with_retries
-from ._stream import ChatStream, S, open_chat_stream
+from ._stream import S
 from ._tls import CertTypes, TLSSettings, VerifyTypes
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
 from .errors import APIResponseValidationError, APITimeoutError
@@ -266,19 +267,19 @@ class AsyncSudo:
         path: str,
         content: bytes,
         options: CallOptions,
-        choices: int = 1,
-        make_stream: Callable[..., S] = ChatStream,  # type: ignore[assignment]
+        make_stream: Callable[..., S],
     ) -> S:
+        """Open a stream of server-sent events: ``make_stream`` makes the stream object of
+        the response (a :class:`ChatStream`, a Responses stream)."""
         retries, timeout = self._options(options)
-        return await open_chat_stream(
+        return await open_event_stream(
             self._transport,
             lambda: self._build(
                 "POST", path, timeout, options, content=content, accept="text/event-stream"
             ),
+            make_stream,
             timeout=timeout,
             retries=retries,
             max_event_size=self._max_event_size,
             max_response_size=self._max_response_size,
-            choices=choices,
-            make_stream=make_stream,
         )

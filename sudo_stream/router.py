@@ -270,9 +270,10 @@ class AsyncRouter:
         choices = choices if isinstance(choices, int) and choices > 0 else 1
         open_stream = self._client._open_stream
         if isinstance(shape, type):
-            make = partial(ParsedChatStream, response_format=shape)
-            return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, choices, make))
-        return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, choices))
+            parsed = partial(ParsedChatStream, choices=choices, response_format=shape)
+            return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, parsed))
+        plain = partial(ChatStream, choices=choices)
+        return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, plain))
 
     def list_chat_completions(
         self,

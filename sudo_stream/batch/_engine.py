@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -14,6 +15,7 @@ import msgspec
 
 from .._config import RetryConfig
 from .._retry import backoff_seconds, call_with_retries
+from .._stream import ChatStream
 from ..errors import (
     APIStatusError,
     AuthenticationError,
@@ -174,8 +176,9 @@ class RequestRunner:
             )
             return image.response.status_code, image.response.headers, image.body, None
         if request.stream:
+            chat_stream = partial(ChatStream, choices=request.choices)
             async with await client._open_stream(
-                CHAT_URL, request.content, _ONE_ATTEMPT, request.choices
+                CHAT_URL, request.content, _ONE_ATTEMPT, chat_stream
             ) as stream:
                 completion = await stream.final_completion()
             return 200, stream.headers, msgspec.json.encode(completion), completion.usage
