@@ -236,3 +236,12 @@ async def test_a_pydantic_model_works_too(server: testing.FakeSudoServer) -> Non
         with pytest.raises(StructuredOutputError, match="not a Ticket") as caught:
             await sudo.router.parse(messages=[{"role": "user", "content": "x"}], model="m", response_format=Ticket)
     assert '"priority": "high"' in (caught.value.raw or "")
+
+
+def test_the_schema_is_derived_once_per_type_and_strict_schema_gives_a_copy() -> None:
+    first = response_format(Order)["json_schema"]["schema"]
+    assert response_format(Order)["json_schema"]["schema"] is first  # made once, shared
+    mine = strict_schema(Order)
+    assert mine == first and mine is not first
+    mine["properties"].clear()  # the caller's own copy: the shared one is untouched
+    assert response_format(Order)["json_schema"]["schema"]["properties"]
