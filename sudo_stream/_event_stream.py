@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import httpx
@@ -312,6 +312,34 @@ class EventStream:
 
 
 E = TypeVar("E", bound=EventStream)
+S = TypeVar("S", bound=EventStream)
+
+
+class StreamRequest(Generic[S]):
+    """What ``create_streaming`` returns: ``await`` it for the open stream (a
+    :class:`ChatStream`, a ``ResponseStream``), or use it as ``async with`` to have the
+    stream closed when the block ends."""
+
+    def __init__(self, open_stream: Callable[[], Awaitable[S]]) -> None:
+        self._open = open_stream
+        self._stream: S | None = None
+
+    def __await__(self) -> Generator[Any, None, S]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> S:
+        self._stream = await self._open()
+        return self._stream
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+
 
 
 async def open_event_stream(

@@ -4,16 +4,15 @@ shared machinery of :class:`~sudo_stream._event_stream.EventStream`."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import httpx
 import msgspec
 
 from ._config import Timeout
 from ._deadline import Deadline
-from ._event_stream import EventStream, StreamStatistics
+from ._event_stream import EventStream, StreamRequest, StreamStatistics
 from ._http import TRANSPORT_ERRORS
 from .assembler import StreamAssembler, StreamChunkError
 from .errors import (
@@ -30,7 +29,6 @@ from .sse import ServerSentEvent, SSEError
 if TYPE_CHECKING:
     from .models.completion import ChatCompletion
 
-S = TypeVar("S", bound=EventStream)
 
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 _DONE = "[DONE]"
@@ -340,28 +338,3 @@ def _error_detail(data: str) -> ErrorDetail:
         return msgspec.json.decode(data, type=ErrorDetail)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return ErrorDetail(message=data[:500] or "error event")
-
-
-class StreamRequest(Generic[S]):
-    """What ``create_streaming`` returns: ``await`` it for an open :class:`ChatStream`, or
-    use it as ``async with`` to have the stream closed when the block ends."""
-
-    def __init__(self, open_stream: Callable[[], Awaitable[S]]) -> None:
-        self._open = open_stream
-        self._stream: S | None = None
-
-    def __await__(self) -> Generator[Any, None, S]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> S:
-        self._stream = await self._open()
-        return self._stream
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._stream is not None:
-            await self._stream.aclose()
