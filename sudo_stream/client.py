@@ -16,10 +16,9 @@ import msgspec
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._deadline import Deadline
-from ._event_stream import open_event_stream
+from ._event_stream import S, open_event_stream
 from ._params import CallOptions
 from ._retry import call_with_retries
-from ._stream import S
 from ._tls import CertTypes, TLSSettings, VerifyTypes
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
 from .errors import APIResponseValidationError, APITimeoutError
