@@ -471,8 +471,10 @@ def measure_call(items: int, rounds: int) -> list[dict[str, Any]]:
 
 async def _measure_call(items: int, rounds: int) -> list[dict[str, Any]]:
     import httpx
-    import httpx2
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, _base_client
+
+    # openai-python 3 runs on httpx2, its own fork of httpx; earlier releases on httpx
+    openai_httpx: Any = getattr(_base_client, "httpx2", httpx)
 
     import sudo_stream as ss
 
@@ -483,11 +485,11 @@ async def _measure_call(items: int, rounds: int) -> list[dict[str, Any]]:
     def ours_answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body, headers=headers)
 
-    def openai_answer(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, content=body, headers=headers)
+    def openai_answer(request: Any) -> Any:
+        return openai_httpx.Response(200, content=body, headers=headers)
 
     ours_http = httpx.AsyncClient(transport=httpx.MockTransport(ours_answer))
-    openai_http = httpx2.AsyncClient(transport=httpx2.MockTransport(openai_answer))
+    openai_http = openai_httpx.AsyncClient(transport=openai_httpx.MockTransport(openai_answer))
     async with (
         ours_http,
         openai_http,
