@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ._config import (
         Timeout as Timeout,
     )
+    from ._parsed_stream import (
+        ParsedChatStream as ParsedChatStream,
+    )
     from ._stream import (
         ChatStream as ChatStream,
     )
@@ -175,8 +178,26 @@ if TYPE_CHECKING:
     from .models.events import (
         UsageReceived as UsageReceived,
     )
+    from .models.parsed import (
+        ParsedChatCompletion as ParsedChatCompletion,
+    )
     from .models.ratelimit import (
         RateLimitInfo as RateLimitInfo,
+    )
+    from .structured import (
+        ContentFilterFinishReasonError as ContentFilterFinishReasonError,
+    )
+    from .structured import (
+        LengthFinishReasonError as LengthFinishReasonError,
+    )
+    from .structured import (
+        StructuredOutputError as StructuredOutputError,
+    )
+    from .tools import (
+        FunctionTool as FunctionTool,
+    )
+    from .tools import (
+        ToolResult as ToolResult,
     )
     from .tools import tool as tool
 
@@ -237,6 +258,13 @@ _LAZY: dict[str, str] = {
     "ToolCallStarted": ".models.events",
     "UsageReceived": ".models.events",
     "RateLimitInfo": ".models.ratelimit",
+    "ParsedChatStream": "._parsed_stream",
+    "ParsedChatCompletion": ".models.parsed",
+    "StructuredOutputError": ".structured",
+    "LengthFinishReasonError": ".structured",
+    "ContentFilterFinishReasonError": ".structured",
+    "FunctionTool": ".tools",
+    "ToolResult": ".tools",
     "tool": ".tools",
 }
 
@@ -259,15 +287,20 @@ __all__ = [
     "ChatStream",
     "Choice",
     "ConflictError",
+    "ContentFilterFinishReasonError",
     "DeveloperMessage",
     "Finished",
     "FunctionCall",
     "FunctionDefinition",
+    "FunctionTool",
     "ImageGeneration",
     "InternalServerError",
     "InvalidRequestError",
+    "LengthFinishReasonError",
     "LogprobsDelta",
     "NotFoundError",
+    "ParsedChatCompletion",
+    "ParsedChatStream",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
@@ -280,6 +313,7 @@ __all__ = [
     "StreamEvent",
     "StreamRequest",
     "StreamStatistics",
+    "StructuredOutputError",
     "Sudo",
     "SudoError",
     "SystemMessage",
@@ -292,6 +326,7 @@ __all__ = [
     "ToolCallDone",
     "ToolCallStarted",
     "ToolMessage",
+    "ToolResult",
     "UnprocessableEntityError",
     "Usage",
     "UsageReceived",

@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import anyio
 import httpx
@@ -27,6 +27,7 @@ from typing_extensions import Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._params import CallOptions, ChatParams, ImageParams, ParseParams
+from ._parsed_stream import ParsedChatStream
 from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
 from .client import (
@@ -337,6 +338,25 @@ class Stream(AbstractContextManager["Stream"]):
         self.close()
 
 
+class ParsedStream(Stream, Generic[T]):
+    """A blocking stream asked for an instance of a type (see :class:`ParsedChatStream`):
+    :meth:`partial_objects` while it streams, a typed :meth:`final_completion`."""
+
+    def __init__(self, runner: _Runner, stream: ParsedChatStream[T]) -> None:
+        super().__init__(runner, stream)
+        self._parsed_stream = stream
+
+    def partial_objects(self, choice_index: int = 0) -> Iterator[dict[str, Any]]:
+        """The object so far after each piece of the answer, as
+        :meth:`ParsedChatStream.partial_objects`."""
+        snapshots = self._parsed_stream.partial_objects(choice_index)
+        return _Batched(self._runner, snapshots, snapshots.ready, owner=self)
+
+    def final_completion(self) -> ParsedChatCompletion[T]:
+        """Read the rest and return the completion with ``message.parsed`` typed."""
+        return self._runner.run(self._parsed_stream.final_completion)
+
+
 class SyncPage(Generic[Page, Item]):
     """A fetched list page; iterating it walks the items of every page, fetching lazily.
 
@@ -429,6 +449,18 @@ class Router:
             )
         )
 
+    @overload
+    def create_streaming(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        response_format: type[T],
+        stream: bool = True,
+        **params: Unpack[ParseParams],
+    ) -> ParsedStream[T]: ...
+
+    @overload
     def create_streaming(
         self,
         *,
@@ -436,16 +468,31 @@ class Router:
         model: str,
         stream: bool = True,
         **params: Unpack[ChatParams],
+    ) -> Stream: ...
+
+    def create_streaming(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        stream: bool = True,
+        **params: Any,
     ) -> Stream:
-        """Open a chat stream (after its first event arrived)."""
+        """Open a chat stream (after its first event arrived); with ``response_format``
+        a type, a :class:`ParsedStream` of that type."""
         request = self._router.create_streaming(
             messages=messages, model=model, stream=stream, **params
         )
 
         async def open_stream() -> ChatStream:
-            return await request
+            stream: ChatStream = await request
+            return stream
 
-        blocking = Stream(self._runner, self._runner.run(open_stream))
+        opened = self._runner.run(open_stream)
+        if isinstance(opened, ParsedChatStream):
+            blocking: Stream = ParsedStream[Any](self._runner, opened)
+        else:
+            blocking = Stream(self._runner, opened)
         self._streams.add(blocking)
         return blocking
 

@@ -362,6 +362,38 @@ class PartialJSON:
                     node[keys[-1]] = pending
         return snapshot
 
+    def snapshot(self, *, default: Any = None) -> Any:
+        """The document so far, as :meth:`value` completes it, sharing what is complete.
+
+        Only the containers still open are copied (each with one C-level ``copy()``), so
+        a snapshot costs the size of the open containers' own entries, not the size of the
+        document: a snapshot after every fragment keeps the whole stream linear. Arrays
+        and objects that are complete are the parser's own: treat the result as read-only.
+        """
+        root = self._root
+        if root is _NOTHING:
+            pending = self._pending()
+            return default if pending is _NOTHING else pending
+        stack = self._stack
+        if not stack:
+            return root
+        keys = self._keys
+        copies = [container.copy() for container in stack]
+        for depth in range(len(stack) - 1):
+            parent = copies[depth]
+            if type(parent) is list:
+                parent[-1] = copies[depth + 1]
+            else:
+                parent[keys[depth]] = copies[depth + 1]
+        pending = self._pending()
+        if pending is not _NOTHING:
+            top = copies[-1]
+            if type(top) is list:
+                top.append(pending)
+            else:
+                top[keys[-1]] = pending
+        return copies[0]
+
     def finish(self) -> Any:
         """The complete, validated value.
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import httpx
@@ -44,6 +44,8 @@ from .sse import ServerSentEvent, SSEError, SSEParser
 
 if TYPE_CHECKING:
     from .models.completion import ChatCompletion
+
+S = TypeVar("S", bound="ChatStream")
 
 _decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 _DONE = "[DONE]"
@@ -576,18 +578,18 @@ def _error_detail(data: str) -> ErrorDetail:
         return ErrorDetail(message=data[:500] or "error event")
 
 
-class StreamRequest:
+class StreamRequest(Generic[S]):
     """What ``create_streaming`` returns: ``await`` it for an open :class:`ChatStream`, or
     use it as ``async with`` to have the stream closed when the block ends."""
 
-    def __init__(self, open_stream: Callable[[], Awaitable[ChatStream]]) -> None:
+    def __init__(self, open_stream: Callable[[], Awaitable[S]]) -> None:
         self._open = open_stream
-        self._stream: ChatStream | None = None
+        self._stream: S | None = None
 
-    def __await__(self) -> Generator[Any, None, ChatStream]:
+    def __await__(self) -> Generator[Any, None, S]:
         return self._open().__await__()
 
-    async def __aenter__(self) -> ChatStream:
+    async def __aenter__(self) -> S:
         self._stream = await self._open()
         return self._stream
 
@@ -610,11 +612,13 @@ async def open_chat_stream(
     max_event_size: int,
     max_response_size: int,
     choices: int = 1,
-) -> ChatStream:
+    make_stream: Callable[..., S] = ChatStream,  # type: ignore[assignment]
+) -> S:
     """Send a streaming request (with retries until the first event) and return the stream.
 
     ``choices`` is how many the request asked for (``n``): a stream that ends without
-    ``[DONE]`` is whole only once that many have finished.
+    ``[DONE]`` is whole only once that many have finished. ``make_stream`` makes the
+    stream object (a subclass of :class:`ChatStream` taking its arguments).
 
     The ``total`` bound covers the opening too: connecting, every attempt and every
     back-off sleep between them.
@@ -622,7 +626,7 @@ async def open_chat_stream(
     started = time.monotonic()
     total_at = None if timeout.total is None else started + timeout.total
 
-    async def attempt() -> ChatStream:
+    async def attempt() -> S:
         deadline = Deadline.for_call(timeout, total_at)
         response = await transport.send(build(), deadline)
         try:
@@ -639,7 +643,7 @@ async def open_chat_stream(
         except BaseException:
             await close_response(response)
             raise
-        stream = ChatStream(
+        stream = make_stream(
             response,
             deadline_reads=transport.deadline_reads,
             timeout=timeout,

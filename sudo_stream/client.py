@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -18,7 +18,7 @@ from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._deadline import Deadline
 from ._params import CallOptions
 from ._retry import call_with_retries
-from ._stream import ChatStream, open_chat_stream
+from ._stream import ChatStream, S, open_chat_stream
 from ._tls import CertTypes, TLSSettings, VerifyTypes
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
 from .errors import APIResponseValidationError, APITimeoutError
@@ -262,8 +262,13 @@ class AsyncSudo:
         raise APITimeoutError("total", timeout.total, f"on {method} {path}")
 
     async def _open_stream(
-        self, path: str, content: bytes, options: CallOptions, choices: int = 1
-    ) -> ChatStream:
+        self,
+        path: str,
+        content: bytes,
+        options: CallOptions,
+        choices: int = 1,
+        make_stream: Callable[..., S] = ChatStream,  # type: ignore[assignment]
+    ) -> S:
         retries, timeout = self._options(options)
         return await open_chat_stream(
             self._transport,
@@ -275,4 +280,5 @@ class AsyncSudo:
             max_event_size=self._max_event_size,
             max_response_size=self._max_response_size,
             choices=choices,
+            make_stream=make_stream,
         )

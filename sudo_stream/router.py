@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
 import msgspec
@@ -22,7 +23,8 @@ from ._params import (
     check_metadata,
     split_params,
 )
-from ._stream import StreamRequest
+from ._parsed_stream import ParsedChatStream
+from ._stream import ChatStream, StreamRequest
 from .models.completion import ChatCompletion
 from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
@@ -185,6 +187,11 @@ class AsyncRouter:
         ``False`` or ``None``; streaming is :meth:`create_streaming`)."""
         if stream is not False and stream is not None:
             raise ValueError("create() takes stream=False; use create_streaming() to stream")
+        if isinstance(params.get("response_format"), type):
+            raise TypeError(
+                "create() takes response_format as a dict; for a type, call parse() (or "
+                "create_streaming(), which streams the object) to get it back decoded"
+            )
         content, options = chat_content("create", messages, model, False, params)
         return await self._client._execute(
             "POST", _CHAT_PATH, ChatCompletion, content=content, options=options
@@ -215,6 +222,18 @@ class AsyncRouter:
         )
         return structured.parse_choices(completion, response_format)
 
+    @overload
+    def create_streaming(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        response_format: type[T],
+        stream: bool = True,
+        **params: Unpack[ParseParams],
+    ) -> StreamRequest[ParsedChatStream[T]]: ...
+
+    @overload
     def create_streaming(
         self,
         *,
@@ -222,20 +241,38 @@ class AsyncRouter:
         model: str,
         stream: bool = True,
         **params: Unpack[ChatParams],
-    ) -> StreamRequest:
+    ) -> StreamRequest[ChatStream]: ...
+
+    def create_streaming(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        stream: bool = True,
+        **params: Any,
+    ) -> StreamRequest[Any]:
         """Create a chat completion streamed as server-sent events.
 
         ``await`` the result for an open :class:`ChatStream`, or ``async with`` it.
+
+        With ``response_format`` a type (as :meth:`parse` takes), the stream is a
+        :class:`ParsedChatStream`: ``partial_objects()`` gives the object so far as it
+        streams, and ``final_completion()`` the typed one.
         """
         if stream is not True:
             raise ValueError("create_streaming() takes stream=True; use create() otherwise")
+        shape = params.get("response_format")
+        if isinstance(shape, type):
+            params = {**params, "response_format": structured.response_format(shape)}
         content, options = chat_content("create_streaming", messages, model, True, params)
         # Without [DONE], the stream is whole once this many choices have finished.
         choices = (options.get("extra_body") or {}).get("n", params.get("n"))
         choices = choices if isinstance(choices, int) and choices > 0 else 1
-        return StreamRequest(
-            lambda: self._client._open_stream(_CHAT_PATH, content, options, choices)
-        )
+        open_stream = self._client._open_stream
+        if isinstance(shape, type):
+            make = partial(ParsedChatStream, response_format=shape)
+            return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, choices, make))
+        return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, choices))
 
     def list_chat_completions(
         self,

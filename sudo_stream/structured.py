@@ -20,10 +20,13 @@ arbitrary keys) with a ``TypeError`` naming it.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+import functools
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
+import msgspec.inspect as mi
 
+from ._partial_json import PartialJSON, PartialJSONError
 from .errors import SudoError
 from .models.parsed import ParsedChatCompletion
 
@@ -156,3 +159,146 @@ def parse_choices(completion: ParsedChatCompletion[Any], tp: type[T]) -> ParsedC
         if message.refusal is None:
             message.parsed = parse_content(message.content, tp)
     return cast("ParsedChatCompletion[T]", completion)
+
+
+# -- streamed partial objects -------------------------------------------------------------
+
+_OBJECTS = (mi.StructType, mi.DataclassType, mi.TypedDictType)
+_ARRAYS = (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)
+
+
+@functools.lru_cache(maxsize=256)
+def _type_info(tp: Any) -> mi.Type | None:
+    """msgspec's description of ``tp``, or None for a type it does not describe (a
+    pydantic model: validated as a whole, at the end)."""
+    if _is_pydantic(tp):
+        return None
+    try:
+        return mi.type_info(tp)
+    except (TypeError, ValueError):
+        return None
+
+
+def _narrow(info: mi.Type | None, is_object: bool) -> mi.Type | None:
+    """The one alternative of ``info`` a JSON object (or array) can be, or None when
+    unknown or ambiguous (then nothing under it is checked before the end)."""
+    while isinstance(info, mi.Metadata):
+        info = info.type
+    if isinstance(info, mi.UnionType):
+        fits = [_narrow(option, is_object) for option in info.types]
+        found = [option for option in fits if option is not None]
+        return found[0] if len(found) == 1 else None
+    if is_object:
+        if isinstance(info, _OBJECTS) and not getattr(info, "array_like", False):
+            return info
+        return info if isinstance(info, (mi.DictType, mi.FrozenDictType)) else None
+    return info if isinstance(info, (*_ARRAYS, mi.TupleType)) else None
+
+
+def _member(info: mi.Type | None, key: str, index: int) -> mi.Type | None:
+    """The type of member ``key`` (an object) or item ``index`` (an array) of ``info``."""
+    if isinstance(info, _OBJECTS):
+        return next((f.type for f in info.fields if f.encode_name == key), None)
+    if isinstance(info, (mi.DictType, mi.FrozenDictType)):
+        return info.value_type
+    if isinstance(info, _ARRAYS):
+        return info.item_type
+    if isinstance(info, mi.TupleType) and index < len(info.item_types):
+        return info.item_types[index]
+    return None
+
+
+class _CheckedJSON(PartialJSON):
+    """A partial JSON parser that knows the type expected at each open container and
+    checks each object against it as the object closes (the root excepted: that is
+    decoded once, at the end)."""
+
+    __slots__ = ("_invalid", "_paths", "_root_type", "_types")
+
+    def __init__(self, root: mi.Type | None) -> None:
+        super().__init__()
+        self._types: list[mi.Type | None] = []
+        self._paths: list[str] = []
+        self._root_type = root
+        self._invalid: str | None = None
+
+    def _open(self, container: list[Any] | dict[str, Any], offset: int) -> None:
+        types, is_object = self._types, type(container) is dict
+        if types:
+            parent = self._stack[-1]
+            key = self._keys[-1]
+            index = len(parent)
+            info = _narrow(_member(types[-1], key, index), is_object)
+            step = f"[{index}]" if type(parent) is list else f".{key}"
+            self._paths.append(self._paths[-1] + step)
+        else:
+            info = _narrow(self._root_type, is_object)
+            self._paths.append("$")
+        types.append(info)
+        super()._open(container, offset)
+
+    def _close(self) -> int:
+        info = self._types.pop()
+        path = self._paths.pop()
+        if self._types and isinstance(info, _OBJECTS) and self._invalid is None:
+            try:
+                msgspec.convert(self._stack[-1], info.cls)
+            except msgspec.ValidationError as exc:  # its path is relative: make it whole
+                where, found = path, str(exc)
+                if " - at `$" in found:
+                    found, _, rest = found.rpartition(" - at `$")
+                    where = path + rest.rstrip("`")
+                self._invalid = f"{where}: {found}"
+        return super()._close()
+
+
+class PartialObjects(Generic[T]):
+    """The object of a structured answer as it streams: feed the content deltas, take a
+    :meth:`snapshot` whenever you like, :meth:`finish` at the end. Pure: no I/O.
+
+    A snapshot is the JSON data so far (a ``dict``; strings, numbers, lists and nested
+    objects completed as :meth:`PartialJSON.value` does), not an instance of the type:
+    a partial answer lacks required fields, which an instance cannot. Each object inside
+    is checked against its type when it closes (its ``}``), so an answer that breaks the
+    schema fails early, with the text so far; the whole object is decoded and validated
+    once, by :meth:`finish`. Feeding costs time linear in the fragment; a snapshot costs
+    the size of the containers still open (complete ones are shared, so read-only).
+    """
+
+    __slots__ = ("_name", "_parser", "_type")
+
+    def __init__(self, tp: type[T]) -> None:
+        self._type = tp
+        self._name = getattr(tp, "__name__", str(tp))
+        self._parser = _CheckedJSON(_type_info(cast(Any, tp)))
+
+    @property
+    def text(self) -> str:
+        """The answer's text so far."""
+        return self._parser.text
+
+    def feed(self, fragment: str) -> None:
+        """Take the next piece of the answer's text. An answer that can no longer become
+        an instance (not JSON, or an object that breaks the schema) raises a
+        :class:`StructuredOutputError` with the text so far; an incomplete one never does."""
+        parser = self._parser
+        try:
+            parser.feed(fragment)
+        except PartialJSONError as exc:
+            raise StructuredOutputError(
+                f"the answer is not a {self._name}: not JSON ({exc})", raw=parser.text
+            ) from None
+        if parser._invalid is not None:  # kept: a later feed raises it again
+            raise StructuredOutputError(
+                f"the answer is not a {self._name}: {parser._invalid}", raw=parser.text
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The object so far (``{}`` before it starts); read-only, complete parts shared."""
+        value = self._parser.snapshot(default=None)
+        return value if type(value) is dict else {}
+
+    def finish(self) -> T:
+        """The whole answer decoded into the type, validated once; a
+        :class:`StructuredOutputError` with the text if it is not an instance."""
+        return parse_content(self._parser.text, self._type)

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ RUNS = {
     "stored_completions": Run("stored_completions.py"),
     "blocking": Run("blocking.py"),
     "batch_run": Run("batch_run.py", ("--count", "300")),
+    "structured": Run("structured.py"),
 }
 
 
@@ -86,6 +88,20 @@ def test_every_example_is_tested() -> None:
 def test_stream_text() -> None:
     out = run_example("stream_text")
     assert out.splitlines()[-1] == testing.DEFAULT_REPLY
+
+
+def test_structured() -> None:
+    out = run_example("structured")
+    lines = out.splitlines()
+    assert lines[1:6] == [
+        "  ingredient: 200 g flour",
+        "  ingredient: 2 eggs",
+        "  ingredient: 300 ml milk",
+        "  ingredient: 1 tbsp sugar",
+        "  ingredient: a pinch of salt",
+    ]  # each once, in order, as it completed
+    assert lines[6] == "  step (2 min): Whisk the flour, sugar and salt."
+    assert lines[-1].startswith("Fluffy pancakes: serves 4, 20 minutes (")
 
 
 def test_tool_calls() -> None:
@@ -267,8 +283,14 @@ def test_readme_block(
 ) -> None:
     script = SCRIPTS[block.script or "default"]
     script.setup(fake_api)
-    namespace: dict[str, object] = {"__name__": "__readme__"}
-    exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
+    # A real module, as a script has: msgspec and dataclasses resolve annotations in it.
+    module = types.ModuleType("__readme__")
+    namespace: dict[str, object] = module.__dict__
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
+    finally:
+        del sys.modules[module.__name__]
     for name, function in list(namespace.items()):
         if name.startswith("test_") and callable(function):
             if inspect.iscoroutinefunction(function):

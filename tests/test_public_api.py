@@ -48,7 +48,10 @@ IO_LIBRARIES = {"httpx", "httpcore", "anyio", "trio", "tenacity", "asyncio"}
 
 @pytest.mark.parametrize(
     "module",
-    ["sudo_stream.sse", "sudo_stream._framing", "sudo_stream.models", "sudo_stream.assembler", "sudo_stream.errors"],
+    [
+        "sudo_stream.sse", "sudo_stream._framing", "sudo_stream.models", "sudo_stream.assembler",
+        "sudo_stream.errors", "sudo_stream.structured",
+    ],
 )
 def test_pure_core_imports_no_io(module: str) -> None:
     assert not _modules_loaded_by(f"import {module}") & IO_LIBRARIES

@@ -172,8 +172,9 @@ def create_completion(body: Any, reply: str) -> ChatAnswer:
     model = _required_str(request, "model")
     messages = _messages(request)
     schema = _json_schema(request.get("response_format"))
-    if schema is not None:  # structured outputs: an instance of the schema it was sent
-        reply = json.dumps(schema_instance(schema), separators=(",", ":"))
+    if schema is not None:  # structured outputs: an instance of the schema it was sent,
+        # spaced as models write JSON, so that it streams in word-sized pieces
+        reply = json.dumps(schema_instance(schema), separators=(", ", ": "))
     n = request.get("n")
     n = 1 if n is None else n
     if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_CHOICES:
