@@ -35,8 +35,10 @@ Measured (each side given the same bytes, each check that it got the same object
   the ratio of the totals).
 - ``overhead``: what the partial objects add to plain streaming of the same stream: the
   SSE body of the answer (one content delta per event, OpenAI-shaped chunks) through
-  ``SSEParser`` + chunk decoding + ``StreamAssembler.absorb`` (plain iteration's work),
-  and the same with ``feed`` + ``snapshot`` on every content delta.
+  ``SSEParser`` + chunk decoding + ``StreamAssembler.absorb`` (chunk iteration's work),
+  through ``StreamAssembler.add`` (``events()``'s work, which ``partial_objects()``
+  reads), and the latter with ``feed`` + ``snapshot()`` on every text delta (what
+  ``partial_objects()`` does per chunk).
 
 Timing: every implementation of a measure takes its turn in each round (so drift in load
 hits them alike); a round of the fast ``parse``/``call`` rows repeats the call enough
@@ -160,14 +162,29 @@ _WORDS = (
 _TAGS = ("gift", "fragile", "eco", "bulk", "sale", "new", "heavy", "backorder")
 
 
+def _item(n: int) -> dict[str, Any]:
+    """Line item ``n``, the same in every answer (so that an answer of 2N items holds the
+    N of the smaller one, and N more like them)."""
+    rng = random.Random(n)
+    return {
+        "sku": f"SKU-{n:05d}",
+        "description": " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 8))),
+        "category": rng.choice(["kitchen", "garden", "office", "outdoor", "toys"]),
+        "quantity": rng.randint(1, 12),
+        "unit_price": rng.randint(99, 99_999) / 100,
+        "discount": None if rng.random() < 0.6 else rng.randint(5, 30) / 100,
+        "tags": rng.sample(_TAGS, rng.randint(0, 3)),
+    }
+
+
 def answer(items: int) -> str:
-    """The JSON text of an order with ``items`` line items (the same for the same size),
-    compact, as a model writes a structured output."""
-    rng = random.Random(items)
+    """The JSON text of an order with ``items`` line items, compact, as a model writes a
+    structured output."""
+    lines = [_item(n) for n in range(items)]
     order = {
-        "order_id": f"ORD-{rng.randrange(10**8):08d}",
-        "status": rng.choice(["pending", "shipped", "delivered"]),
-        "priority": rng.choice([p.value for p in Priority]),
+        "order_id": "ORD-20261203-0042",
+        "status": "shipped",
+        "priority": Priority.URGENT.value,
         "customer": {
             "name": "Ada Lovelace",
             "email": "ada@example.com",
@@ -178,22 +195,10 @@ def answer(items: int) -> str:
                 "country": "GB",
             },
         },
-        "items": [
-            {
-                "sku": f"SKU-{n:05d}",
-                "description": " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 8))),
-                "category": rng.choice(["kitchen", "garden", "office", "outdoor", "toys"]),
-                "quantity": rng.randint(1, 12),
-                "unit_price": rng.randint(99, 99_999) / 100,
-                "discount": None if rng.random() < 0.6 else rng.randint(5, 30) / 100,
-                "tags": rng.sample(_TAGS, rng.randint(0, 3)),
-            }
-            for n in range(items)
-        ],
-        "notes": None if items % 2 else "Leave the parcel with the concierge, please.",
-        "total": 0.0,
+        "items": lines,
+        "notes": "Leave the parcel with the concierge, please.",
+        "total": round(sum(i["quantity"] * i["unit_price"] for i in lines), 2),
     }
-    order["total"] = round(sum(i["quantity"] * i["unit_price"] for i in order["items"]), 2)
     return json.dumps(order, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -329,34 +334,43 @@ def instructor_partial(pieces: list[str]) -> Any:
     return last
 
 
-def plain_stream(sse_pieces: list[bytes]) -> Any:
-    """Plain iteration's work on a stream: SSE, chunk decoding, assembly."""
+def plain_chunks(sse_pieces: list[bytes]) -> Any:
+    """Plain chunk iteration's work on a stream: SSE, chunk decoding, assembly."""
     from .bench_core import ours_absorb
 
     return ours_absorb(sse_pieces)
 
 
-def partial_stream(sse_pieces: list[bytes]) -> Any:
-    """The same, and a partial object after every content delta."""
+def plain_events(sse_pieces: list[bytes]) -> Any:
+    """Event iteration's work (``events()``, which ``partial_objects()`` reads): SSE,
+    chunk decoding, ``StreamAssembler.add``."""
+    from .bench_core import ours_add
+
+    return ours_add(sse_pieces)
+
+
+def partial_stream(sse_pieces: list[bytes]) -> tuple[Any, Order]:
+    """What ``partial_objects()`` does on a stream, in memory: event iteration, and on
+    every text delta ``feed`` and ``snapshot()``; then the completion and the object."""
     from sudo_stream.assembler import StreamAssembler
     from sudo_stream.models import ChatCompletionChunk
+    from sudo_stream.models.events import TextDelta
     from sudo_stream.sse import SSEParser
     from sudo_stream.structured import PartialObjects
 
     parser, decode = SSEParser(), msgspec.json.Decoder(ChatCompletionChunk).decode
     assembler = StreamAssembler()
-    absorb = assembler.absorb
+    add = assembler.add
     partial = PartialObjects(Order)
     feed, snapshot = partial.feed, partial.snapshot
     for piece in sse_pieces:
         for event in parser.feed(piece):
             if event.data == "[DONE]":
+                assembler.close()
                 return assembler.completion(), partial.finish()
-            chunk = decode(event.data)
-            absorb(chunk)
-            for choice in chunk.choices:
-                if choice.delta.content:
-                    feed(choice.delta.content)
+            for item in add(decode(event.data)):
+                if type(item) is TextDelta and item.choice_index == 0:
+                    feed(item.text)
                     snapshot()
     raise AssertionError("no [DONE]")
 
@@ -574,6 +588,11 @@ def measure_overhead(items: int, rounds: int) -> list[dict[str, Any]]:
     pieces = deltas(text)
     sse = split(stream_body(pieces))
     extra = {"items": items, "bytes": len(text.encode()), "chunks": len(pieces)}
+    cases = {
+        "chunks": lambda: plain_chunks(sse),
+        "events": lambda: plain_events(sse),
+        "partial": lambda: partial_stream(sse),
+    }
     try:
         completion, obj = partial_stream(sse)
         if completion.choices[0].message.content != text or obj != msgspec.json.decode(
@@ -581,8 +600,7 @@ def measure_overhead(items: int, rounds: int) -> list[dict[str, Any]]:
         ):
             raise AssertionError("the stream did not assemble to the answer")
     except Exception as exc:
-        return [_failed("overhead", name, exc, **extra) for name in ("plain", "partial")]
-    cases = {"plain": lambda: plain_stream(sse), "partial": lambda: partial_stream(sse)}
+        return [_failed("overhead", name, exc, **extra) for name in cases]
     return [
         _row("overhead", name, times, **extra)
         for name, times in _rounds(cases, rounds, dict.fromkeys(cases, 1))

@@ -395,8 +395,9 @@ _STRUCTURED_LABELS = {
     "ours": "sudo_stream",
     "openai": "openai-python",
     "instructor": "instructor",
-    "plain": "plain iteration",
-    "partial": "+ partial objects",
+    "chunks": "chunk iteration",
+    "events": "`events()`",
+    "partial": "`partial_objects()`",
 }
 
 
@@ -546,11 +547,16 @@ def structured_overhead(results: dict[str, Any]) -> str:
     body = []
     for r in rows:
         if r.get("error") or not r["rounds"]:
-            body.append(_failed_row(r, 7))
+            body.append(_failed_row(r, 8))
             continue
-        plain = res.structured_best("overhead", r["items"], "plain")
         chunks = r["chunks"]
-        added = None if plain is None else (r["min_s"] - plain) / chunks * 1e6
+
+        def added(base: str, r: dict[str, Any] = r, chunks: int = chunks) -> str:
+            other = res.structured_best("overhead", r["items"], base)
+            if other is None or r["implementation"] == base:
+                return ""
+            return f"{(r['min_s'] - other) / chunks * 1e6:+,.2f}"
+
         body.append(
             [
                 f"{r['items']:,}",
@@ -558,20 +564,22 @@ def structured_overhead(results: dict[str, Any]) -> str:
                 f"{chunks:,}",
                 f"{r['min_s'] / chunks * 1e6:,.2f}",
                 f"{r['median_s'] / chunks * 1e6:,.2f}",
-                "" if r["implementation"] == "plain" else _num(added, "+,.2f"),
+                added("chunks"),
+                added("events") if r["implementation"] == "partial" else "",
                 str(r["rounds"]),
             ]
         )
     header = [
         "line items",
-        "stream",
+        "iteration",
         "chunks",
         "µs/chunk (best)",
         "(median)",
-        "added µs/chunk (best)",
+        "added over chunk iteration, µs/chunk",
+        "added over `events()`, µs/chunk",
         "rounds",
     ]
-    return _table(header, body, "ll" + "r" * 5)
+    return _table(header, body, "ll" + "r" * 6)
 
 
 def _percent(share: float | None, fmt: str = ".1f") -> str:
