@@ -32,7 +32,7 @@ Measured (each side given the same bytes, each check that it got the same object
   (partial mode), checks which parts are complete, builds the partial model and
   validates the complete items, then validates the whole at the end.
 - ``linear``: ours alone at N, 2N and 4N line items (total seconds of one whole stream;
-  the ratio of the totals).
+  the ratio of the totals), with and without the snapshots.
 - ``overhead``: what the partial objects add to plain streaming of the same stream: the
   SSE body of the answer (one content delta per event, OpenAI-shaped chunks) through
   ``SSEParser`` + chunk decoding + ``StreamAssembler.absorb`` (chunk iteration's work),
@@ -57,7 +57,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any, Literal
 
 import msgspec
@@ -558,26 +558,48 @@ def measure_partial(items: int, rounds: int) -> list[dict[str, Any]]:
     return out
 
 
+def ours_feed(pieces: list[str]) -> Any:
+    """``ours_partial`` without the snapshots: the parse alone."""
+    from sudo_stream.structured import PartialObjects
+
+    parser = PartialObjects(Order)
+    feed = parser.feed
+    for piece in pieces:
+        feed(piece)
+    return parser.finish()
+
+
 def measure_linear(items: int, rounds: int) -> list[dict[str, Any]]:
-    """Ours at ``items``, twice and four times as many, sizes interleaved round by round."""
+    """Ours at ``items``, twice and four times as many, sizes interleaved round by round;
+    with a snapshot after every delta (``ours``) and without (``ours feed``: where a
+    growing cost comes from). Twice the rounds of the other measures: they are short,
+    and a ratio of two minimums wants both steady."""
     sizes = (items, 2 * items, 4 * items)
     streams = {n: deltas(answer(n)) for n in sizes}
+    implementations = {"ours": ours_partial, "ours feed": ours_feed}
     try:
         for n in sizes:
             check_partial(n, "ours")
     except Exception as exc:
         return [_failed("linear", "ours", exc, items=n) for n in sizes]
-    cases = {str(n): (lambda pieces=streams[n]: ours_partial(pieces)) for n in sizes}
+    cases = {
+        (name, n): partial(fn, streams[n]) for name, fn in implementations.items() for n in sizes
+    }
+    times: dict[tuple[str, int], list[float]] = {key: [] for key in cases}
+    for _ in range(2 * rounds):
+        for key, fn in cases.items():
+            gc.collect()
+            times[key].append(_timed(fn))
     return [
         _row(
             "linear",
-            "ours",
-            times,
-            items=int(name),
-            bytes=len(answer(int(name)).encode()),
-            chunks=len(streams[int(name)]),
+            name,
+            times[name, n],
+            items=n,
+            bytes=len(answer(n).encode()),
+            chunks=len(streams[n]),
         )
-        for name, times in _rounds(cases, rounds, dict.fromkeys(cases, 1))
+        for name, n in cases
     ]
 
 

@@ -307,12 +307,13 @@ Every side is checked first to get the same object from the same bytes.
   round divided by its deltas. instructor's cost per chunk grows with the answer (it
   re-reads the text so far), so the ratio is given at two sizes.
 - **Linear** (target: doubling the answer at most doubles the total time). Ours alone,
-  whole streams of N, 2N and 4N line items (answer text 2x and 4x as long, to within a
-  few bytes), the three sizes taking turns round by round, each round timing one whole
-  stream; the ratio of the best rounds of each size to the half-size's. The best of 7
-  rounds: on this shared machine a round varies by up to ~30%, and the minimum (other
-  load only ever adds time) is steady to a few percent; a linear cost gives ratios just
-  under 2.0 (the fixed part of the answer does not double).
+  whole streams of N, 2N and 4N line items (the answer of 2N holds the N items of the
+  smaller one and N more like them, so its text is 2x as long but for the fixed head),
+  with a snapshot after every delta and, to see where a growing cost comes from,
+  without; the six take turns round by round, each round timing one whole stream; the
+  ratio of each size's best round to the half-size's. The best of 14 rounds: on this
+  shared machine a round varies by up to ~30%, the minimum (other load only ever adds
+  time) is steady to a few percent; a linear cost gives ratios just under 2.0.
 - **Over plain streaming**: the same answer as an SSE body (OpenAI-shaped chunks, one
   content delta each) through what plain iteration does in memory (`SSEParser`, chunk
   decoding, `StreamAssembler.absorb`), then the same with `feed` + `snapshot()` on every

@@ -404,8 +404,10 @@ _STRUCTURED_LABELS = {
 def _structured_label(measure: str, implementation: str) -> str:
     if measure == "call":
         return {"ours": "`router.parse()`", "openai": "`chat.completions.parse()`"}[implementation]
-    if measure == "partial" and implementation == "ours":
+    if measure in ("partial", "linear") and implementation == "ours":
         return "`PartialObjects` feed + snapshot"
+    if implementation == "ours feed":
+        return "`PartialObjects` feed alone"
     if measure == "partial" and implementation == "instructor":
         return "instructor `Partial[...]` per chunk"
     return _STRUCTURED_LABELS.get(implementation, implementation)
@@ -499,16 +501,15 @@ def structured_partial(results: dict[str, Any]) -> str:
 
 def structured_linear(results: dict[str, Any]) -> str:
     res = Results(results)
-    rows = sorted(res.structured("linear"), key=lambda r: r["items"])
+    rows = sorted(res.structured("linear"), key=lambda r: (r["implementation"], r["items"]))
     if not rows:
         return ""
     body = []
-    previous: float | None = None
     for r in rows:
         if r.get("error") or not r["rounds"]:
-            body.append(_failed_row(r, 9))
-            previous = None
+            body.append(_failed_row(r, 10))
             continue
+        previous = res.structured_best("linear", r["items"] // 2, r["implementation"])
         body.append(
             [
                 f"{r['items']:,}",
@@ -523,7 +524,6 @@ def structured_linear(results: dict[str, Any]) -> str:
                 str(r["rounds"]),
             ]
         )
-        previous = r["min_s"]
     header = [
         "line items",
         "implementation",
