@@ -29,7 +29,7 @@ PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency", "bulk
 OPT_IN_PARTS = ("batch", "structured")
 """Run only when asked for (``--parts batch``) or with ``--full``: the batch part takes
 ~5 minutes, and its rate-limit measure waits on the clock, not on the machine; the
-structured-output part (~2 minutes) measures a feature, not the streaming path that the
+structured-output part (under a minute) measures a feature, not the streaming path that the
 default run's targets are about."""
 ALL_PARTS = PARTS + OPT_IN_PARTS
 BACKENDS = ("asyncio", "trio")
