@@ -21,7 +21,7 @@ from . import machine, readme, report
 from .clients import DRIVERS
 from .measure import Rounds
 from .plot import plot_throughput
-from .runner import ALL_PARTS, BACKENDS, PARTS, Plan, Runner
+from .runner import ALL_PARTS, BACKENDS, OPT_IN_PARTS, PARTS, Plan, Runner
 from .targets import verdicts
 from .workloads import QUICK, SMOKE
 
@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--full",
         action="store_true",
         help="everything the issue lists: sudo-ai in the concurrency part too, openai-python "
-        "in the bulk part, a traced run of 200 streams, more rounds, the batch part (~30 minutes)",
+        "in the bulk part, a traced run of 200 streams, more rounds, the batch and "
+        "structured parts (~30 minutes)",
     )
     parser.add_argument(
         "--parts",
@@ -116,6 +117,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
             batch_rounds=Rounds(3, 2, 10.0),
             batch_lines=(2_000, 20_000),
             batch_windows=2,
+            structured_rounds=3,
+            structured_parse_items=(20,),
+            structured_partial_items=(20,),
+            structured_linear_items=50,
         )
     elif args.smoke:
         plan = replace(
@@ -132,6 +137,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
             batch_rounds=Rounds(1, 1, 1.0),
             batch_lines=(500, 1_000),
             batch_windows=1,
+            structured_rounds=1,
+            structured_parse_items=(3,),
+            structured_partial_items=(3,),
+            structured_linear_items=3,
         )
     elif args.full:
         plan = replace(
@@ -172,9 +181,10 @@ def _partial(args: argparse.Namespace) -> bool:
     return (args.parts, args.backends, args.clients) != (PARTS, BACKENDS, tuple(DRIVERS))
 
 
-def _batch_only(parts: tuple[str, ...]) -> bool:
-    """Only the batch part: with ``--readme`` it rewrites only the README's batch section."""
-    return set(parts) == {"batch"}
+def _opt_in_only(parts: tuple[str, ...]) -> bool:
+    """Only opt-in parts (batch, structured): with ``--readme`` such a run rewrites only
+    their sections of the README."""
+    return bool(parts) and set(parts) <= set(OPT_IN_PARTS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     write = args.readme or not (args.quick or args.smoke or args.no_readme or _partial(args))
     parts = tuple(results.get("plan", {}).get("parts", args.parts))
-    if write and _batch_only(parts):
-        readme.update_batch_section(HERE / "README.md", results, command.strip())
-        print(f"\nwrote the batch section of {HERE / 'README.md'}")
+    if write and _opt_in_only(parts):
+        readme.update_opt_in_sections(HERE / "README.md", results, command.strip())
+        print(f"\nwrote the {' and '.join(parts)} section(s) of {HERE / 'README.md'}")
     elif write:
         previous = (HERE / "README.md").read_text(encoding="utf-8")
         (HERE / "README.md").write_text(readme.render(results, command.strip(), previous))

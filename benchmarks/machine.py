@@ -25,6 +25,8 @@ LIBRARIES = (
     "sudo-ai",
     "matplotlib",
     "aiohttp",
+    "instructor",
+    "jiter",
 )
 
 

@@ -391,6 +391,197 @@ def batch_memory(results: dict[str, Any]) -> str:
     return _table(header, body)
 
 
+_STRUCTURED_LABELS = {
+    "ours": "sudo_stream",
+    "openai": "openai-python",
+    "instructor": "instructor",
+    "chunks": "chunk iteration",
+    "events": "`events()`",
+    "partial": "`partial_objects()`",
+}
+
+
+def _structured_label(measure: str, implementation: str) -> str:
+    if measure == "call":
+        return {"ours": "`router.parse()`", "openai": "`chat.completions.parse()`"}[implementation]
+    if measure in ("partial", "linear") and implementation == "ours":
+        return "`PartialObjects` feed + snapshot"
+    if implementation == "ours feed":
+        return "`PartialObjects` feed alone"
+    if measure == "partial" and implementation == "instructor":
+        return "instructor `Partial[...]` per chunk"
+    return _STRUCTURED_LABELS.get(implementation, implementation)
+
+
+def _failed_row(r: dict[str, Any], width: int) -> list[str]:
+    row = [f"{r['items']:,}", _structured_label(r["measure"], r["implementation"]), "fails"]
+    return row + [r["error"] or ""] + [""] * (width - 4)
+
+
+def structured_parse(results: dict[str, Any]) -> str:
+    res = Results(results)
+    out = []
+    for measure, what in (
+        ("parse", "the completion's body bytes to `message.parsed`, in memory"),
+        ("call", "the public call over an in-memory mock transport: request, HTTP layer, parse"),
+    ):
+        rows = res.structured(measure)
+        if not rows:
+            continue
+        body = []
+        for r in rows:
+            if r.get("error") or not r["rounds"]:
+                body.append(_failed_row(r, 8))
+                continue
+            ours = res.structured_best(measure, r["items"], "ours")
+            body.append(
+                [
+                    f"{r['items']:,}",
+                    _structured_label(measure, r["implementation"]),
+                    f"{r['bytes']:,}",
+                    f"{r['min_s'] * 1e6:,.1f}",
+                    f"{r['median_s'] * 1e6:,.1f}",
+                    f"{r['min_s'] * 1e6:,.1f}-{r['max_s'] * 1e6:,.1f}",
+                    _num(_div(r["min_s"], ours), ".1f"),
+                    str(r["rounds"]),
+                ]
+            )
+        header = [
+            "line items",
+            "implementation",
+            "body bytes",
+            "µs per answer (best)",
+            "(median)",
+            "spread",
+            "best ÷ sudo_stream's best",
+            "rounds",
+        ]
+        out.append(f"**{measure}**: {what}\n\n" + _table(header, body, "ll" + "r" * 6))
+    return "\n\n".join(out)
+
+
+def structured_partial(results: dict[str, Any]) -> str:
+    res = Results(results)
+    rows = res.structured("partial")
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        if r.get("error") or not r["rounds"]:
+            body.append(_failed_row(r, 9))
+            continue
+        ours = res.structured_best("partial", r["items"], "ours")
+        chunks = r["chunks"]
+        body.append(
+            [
+                f"{r['items']:,}",
+                _structured_label("partial", r["implementation"]),
+                f"{r['bytes']:,}",
+                f"{chunks:,}",
+                f"{r['min_s'] / chunks * 1e6:,.2f}",
+                f"{r['median_s'] / chunks * 1e6:,.2f}",
+                f"{r['min_s'] * 1e3:,.1f}",
+                _num(_div(r["min_s"], ours), ".1f"),
+                str(r["rounds"]),
+            ]
+        )
+    header = [
+        "line items",
+        "implementation",
+        "answer bytes",
+        "chunks",
+        "µs/chunk (best)",
+        "(median)",
+        "whole stream, ms (best)",
+        "best ÷ sudo_stream's best",
+        "rounds",
+    ]
+    return _table(header, body, "ll" + "r" * 7)
+
+
+def structured_linear(results: dict[str, Any]) -> str:
+    res = Results(results)
+    rows = sorted(res.structured("linear"), key=lambda r: (r["implementation"], r["items"]))
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        if r.get("error") or not r["rounds"]:
+            body.append(_failed_row(r, 10))
+            continue
+        previous = res.structured_best("linear", r["items"] // 2, r["implementation"])
+        body.append(
+            [
+                f"{r['items']:,}",
+                _structured_label("linear", r["implementation"]),
+                f"{r['bytes']:,}",
+                f"{r['chunks']:,}",
+                f"{r['min_s'] * 1e3:,.2f}",
+                f"{r['median_s'] * 1e3:,.2f}",
+                f"{r['min_s'] * 1e3:,.2f}-{r['max_s'] * 1e3:,.2f}",
+                _num(_div(r["min_s"], previous), ".2f"),
+                f"{r['min_s'] / r['chunks'] * 1e6:,.2f}",
+                str(r["rounds"]),
+            ]
+        )
+    header = [
+        "line items",
+        "implementation",
+        "answer bytes",
+        "chunks",
+        "whole stream, ms (best)",
+        "(median)",
+        "spread",
+        "best ÷ the half-size answer's best",
+        "µs/chunk (best)",
+        "rounds",
+    ]
+    return _table(header, body, "ll" + "r" * 8)
+
+
+def structured_overhead(results: dict[str, Any]) -> str:
+    res = Results(results)
+    rows = res.structured("overhead")
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        if r.get("error") or not r["rounds"]:
+            body.append(_failed_row(r, 8))
+            continue
+        chunks = r["chunks"]
+
+        def added(base: str, r: dict[str, Any] = r, chunks: int = chunks) -> str:
+            other = res.structured_best("overhead", r["items"], base)
+            if other is None or r["implementation"] == base:
+                return ""
+            return f"{(r['min_s'] - other) / chunks * 1e6:+,.2f}"
+
+        body.append(
+            [
+                f"{r['items']:,}",
+                _structured_label("overhead", r["implementation"]),
+                f"{chunks:,}",
+                f"{r['min_s'] / chunks * 1e6:,.2f}",
+                f"{r['median_s'] / chunks * 1e6:,.2f}",
+                added("chunks"),
+                added("events") if r["implementation"] == "partial" else "",
+                str(r["rounds"]),
+            ]
+        )
+    header = [
+        "line items",
+        "iteration",
+        "chunks",
+        "µs/chunk (best)",
+        "(median)",
+        "added over chunk iteration, µs/chunk",
+        "added over `events()`, µs/chunk",
+        "rounds",
+    ]
+    return _table(header, body, "ll" + "r" * 6)
+
+
 def _percent(share: float | None, fmt: str = ".1f") -> str:
     return "—" if share is None else f"{share * 100:{fmt}}%"
 
@@ -408,9 +599,9 @@ def measured(v: Verdict) -> str:
     return f"{v.measured:.2f}x"
 
 
-def targets(results: dict[str, Any], *, batch: bool | None = None) -> str:
+def targets(results: dict[str, Any], *, group: str | None = None) -> str:
     body = []
-    for v in verdicts(results, batch=batch):
+    for v in verdicts(results, group=group):
         body.append([v.target, v.where, measured(v), v.required, f"**{v.result}**", v.note])
     return _table(["target", "where", "measured", "required", "result", "note"], body, "llrrll")
 
@@ -429,20 +620,34 @@ BATCH_SECTIONS = (
     ("Batch: rate limits", batch_rate),
     ("Batch: memory", batch_memory),
 )
+STRUCTURED_SECTIONS = (
+    ("Structured outputs: parsing an answer", structured_parse),
+    ("Structured outputs: partial objects per chunk", structured_partial),
+    ("Structured outputs: partial objects, answer doubled", structured_linear),
+    ("Structured outputs: partial objects over plain streaming", structured_overhead),
+)
+GROUP_SECTIONS = {
+    "streaming": (SECTIONS, "Targets"),
+    "batch": (BATCH_SECTIONS, "Batch targets"),
+    "structured": (STRUCTURED_SECTIONS, "Structured-output targets"),
+}
 
 
-def tables(results: dict[str, Any], level: str = "###", *, batch: bool | None = None) -> str:
-    """Every part of the run that has results, then the targets; ``batch=False`` leaves
-    the batch part out, ``True`` gives only it."""
-    sections = {None: SECTIONS + BATCH_SECTIONS, True: BATCH_SECTIONS, False: SECTIONS}[batch]
+def tables(results: dict[str, Any], level: str = "###", *, group: str | None = None) -> str:
+    """Every part of the run that has results, then the targets; ``group`` (streaming,
+    batch, structured) gives only that group's."""
+    if group:
+        sections, title = GROUP_SECTIONS[group]
+    else:
+        sections = tuple(s for g, _ in GROUP_SECTIONS.values() for s in g)
+        title = "Targets"
     out = []
-    for title, render in sections:
+    for heading, render in sections:
         text = render(results)
         if text:
-            out.append(f"{level} {title}\n\n{text}")
-    if verdicts(results, batch=batch):
-        title = "Batch targets" if batch else "Targets"
-        out.append(f"{level} {title}\n\n{targets(results, batch=batch)}")
+            out.append(f"{level} {heading}\n\n{text}")
+    if verdicts(results, group=group):
+        out.append(f"{level} {title}\n\n{targets(results, group=group)}")
     return "\n\n".join(out)
 
 

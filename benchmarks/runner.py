@@ -26,9 +26,11 @@ BATCH_CLIENTS = ("batch", "task-group", "cookbook")
 
 PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency", "bulk")
 """The default run's parts."""
-OPT_IN_PARTS = ("batch",)
+OPT_IN_PARTS = ("batch", "structured")
 """Run only when asked for (``--parts batch``) or with ``--full``: the batch part takes
-~5 minutes, and its rate-limit measure waits on the clock, not on the machine."""
+~5 minutes, and its rate-limit measure waits on the clock, not on the machine; the
+structured-output part (under a minute) measures a feature, not the streaming path that the
+default run's targets are about."""
 ALL_PARTS = PARTS + OPT_IN_PARTS
 BACKENDS = ("asyncio", "trio")
 THROUGHPUT_CLIENTS = tuple(DRIVERS)
@@ -84,6 +86,23 @@ class Plan:
     :func:`benchmarks.batch.rate_scenarios`)."""
     batch_windows: int = 3
     """Batch rate limits: whole windows measured per scenario."""
+    structured_rounds: int = 7
+    structured_parse_items: tuple[int, ...] = (20, 200)
+    """Structured outputs, parsing: line items in the answers parsed whole."""
+    structured_partial_items: tuple[int, ...] = (20, 50)
+    """Structured outputs, partial objects against instructor: line items per answer
+    (instructor's cost per chunk grows with the answer, so a round of 50 takes ~1 s)."""
+    structured_linear_items: int = 100
+    """Structured outputs, linearity: ours at this many line items, twice and four times."""
+
+    def structured(self) -> dict[str, Any]:
+        """The structured part's sizes, as :func:`benchmarks.bench_structured.run` takes them."""
+        return {
+            "rounds": self.structured_rounds,
+            "parse_items": self.structured_parse_items,
+            "partial_items": self.structured_partial_items,
+            "linear_items": self.structured_linear_items,
+        }
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +144,11 @@ class Runner:
                 _log(f"[{part}] in memory")
                 rounds = plan.sse_rounds if part == "sse" else plan.core_rounds
                 results[part] = self.worker(part, "--rounds", str(rounds))
+        if "structured" in plan.parts:
+            _log("[structured] in memory")
+            results["structured"] = self.worker(
+                "structured", "--structured", json.dumps(plan.structured())
+            )
         if {"throughput", "latency", "concurrency", "bulk", "batch"} & set(plan.parts):
             with ServerProcess(
                 plan.sizes,

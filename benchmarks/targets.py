@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 
@@ -114,6 +115,25 @@ class Results:
             if (r["backend"], r["client"]) == (backend, client):
                 return None if r.get("error") or not r["n"] else float(r["min"])
         return None
+
+    def structured(self, measure: str) -> list[dict[str, Any]]:
+        """The structured part's results of one ``measure`` (parse, call, partial, linear,
+        overhead)."""
+        return [r for r in self.raw.get("structured", []) if r["measure"] == measure]
+
+    def structured_best(self, measure: str, items: int, implementation: str) -> float | None:
+        """Seconds of the best round of ``implementation`` at ``items`` line items."""
+        for r in self.structured(measure):
+            if (r["items"], r["implementation"]) == (items, implementation):
+                return None if r.get("error") or not r["rounds"] else float(r["min_s"])
+        return None
+
+    def structured_sizes(self, measure: str) -> list[int]:
+        sizes: list[int] = []
+        for r in self.structured(measure):
+            if r["items"] not in sizes:
+                sizes.append(r["items"])
+        return sizes
 
     def backends(self, part: str) -> list[str]:
         seen: list[str] = []
@@ -304,13 +324,62 @@ def _batch(res: Results) -> Iterator[Verdict]:
         )
 
 
-def verdicts(results: dict[str, Any], *, batch: bool | None = None) -> list[Verdict]:
-    """Every target this run measured, in the order of design.md; ``batch=False`` leaves
-    out the batch part's, ``True`` gives only those."""
+PARSE_SPEEDUP = 5
+"""A structured answer parsed at least this many times faster than openai-python's parse()."""
+PARTIAL_SPEEDUP = 10
+"""Partial objects at least this many times faster per chunk than instructor's."""
+LINEAR = 2.0
+"""Doubling the streamed answer at most multiplies the total time by this."""
+
+
+def _structured(res: Results) -> Iterator[Verdict]:
+    labels = {
+        "parse": "structured answer, bytes to typed object, vs openai-python",
+        "call": "router.parse() vs chat.completions.parse() (mock transport)",
+    }
+    for measure, label in labels.items():
+        for items in res.structured_sizes(measure):
+            ratio = _ratio(
+                res.structured_best(measure, items, "openai"),
+                res.structured_best(measure, items, "ours"),
+            )
+            yield _at_least(label, f"{items} line items", ratio, PARSE_SPEEDUP)
+    for items in res.structured_sizes("partial"):
+        ratio = _ratio(
+            res.structured_best("partial", items, "instructor"),
+            res.structured_best("partial", items, "ours"),
+        )
+        yield _at_least(
+            "partial objects per chunk vs instructor", f"{items} line items", ratio, PARTIAL_SPEEDUP
+        )
+    sizes = sorted(res.structured_sizes("linear"))
+    for small, large in pairwise(sizes):
+        ratio = _ratio(
+            res.structured_best("linear", large, "ours"),
+            res.structured_best("linear", small, "ours"),
+        )
+        yield _at_most(
+            "partial objects: total time, answer doubled",
+            f"{small} -> {large} line items",
+            ratio,
+            LINEAR,
+        )
+
+
+GROUPS = {
+    "streaming": (_throughput, _sse, _concurrency, _bulk, _latency, _imports),
+    "batch": (_batch,),
+    "structured": (_structured,),
+}
+"""The targets of the default run's parts, and of each opt-in part."""
+
+
+def verdicts(results: dict[str, Any], *, group: str | None = None) -> list[Verdict]:
+    """Every target this run measured, in the order of design.md; ``group`` (a key of
+    :data:`GROUPS`) gives only that group's."""
     res = Results(results)
+    checks = GROUPS[group] if group else tuple(c for g in GROUPS.values() for c in g)
     out: list[Verdict] = []
-    streaming = (_throughput, _sse, _concurrency, _bulk, _latency, _imports)
-    checks = {None: (*streaming, _batch), True: (_batch,), False: streaming}[batch]
     for check in checks:
         out.extend(check(res))
     return out

@@ -16,7 +16,9 @@ results as one JSON line starting with ``RESULT``. Parts:
 - ``batch-overhead``, ``batch-rate``, ``batch-memory``: the batch part, in
   :mod:`benchmarks.batch`;
 - ``sse`` and ``core``: the in-memory benchmarks of :mod:`benchmarks.bench_sse` and
-  :mod:`benchmarks.bench_core`, on the bytes the server sends.
+  :mod:`benchmarks.bench_core`, on the bytes the server sends;
+- ``structured``: :mod:`benchmarks.bench_structured` (in memory: structured outputs
+  against openai-python and instructor).
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         "part",
         choices=[
             "throughput", "latency", "concurrency", "bulk", "sse", "core",
-            "batch-overhead", "batch-rate", "batch-memory",
+            "batch-overhead", "batch-rate", "batch-memory", "structured",
         ],
     )  # fmt: skip
     parser.add_argument("--url", default="")
@@ -299,8 +301,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", default="{}", help="batch-rate: the limit, JSON")
     parser.add_argument("--windows", type=int, default=3, help="batch-rate: windows to run")
     parser.add_argument("--server-cpu", type=int, default=-1, help="batch-rate: its server's CPU")
+    parser.add_argument(
+        "--structured", default="{}", help="structured: bench_structured.run's sizes, JSON"
+    )
     args = parser.parse_args(argv)
     pin_to_cpu(args.cpu)
+    if args.part == "structured":  # in memory, on answers of its own
+        from . import bench_structured
+
+        results = bench_structured.run(**json.loads(args.structured))
+        sys.stdout.write("RESULT " + json.dumps(results) + "\n")
+        return
     sizes = Sizes(**json.loads(args.sizes)) if args.sizes else Sizes()
     workloads = all_workloads(sizes)
     if args.part in ("sse", "core"):
