@@ -43,6 +43,11 @@ class _Event(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="typ
 
     sequence_number: int | None = None
 
+    @property
+    def type(self) -> str:
+        """The event's ``type``, as on the wire (``response.output_text.delta``, ...)."""
+        return self.__struct_config__.tag  # type: ignore[return-value]
+
 
 # --- the response's life -----------------------------------------------------------
 
