@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +385,14 @@ def test_a_long_stream_assembles_in_linear_structure() -> None:
     text = assembler.response().output_text
     assert len(text) == count
     assert text[:12] == "012345678901"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["sudo_stream.response_assembler", "sudo_stream.models.response_events",
+     "sudo_stream._response_params"],
+)  # fmt: skip
+def test_the_core_imports_no_io(module: str) -> None:
+    code = f"import sys; import {module}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert not set(out.stdout.split()) & {"httpx", "httpcore", "anyio", "trio", "tenacity", "asyncio"}
