@@ -361,9 +361,12 @@ class ResponseAssembler:
     def _on_item_added(self, event: ResponseOutputItemAddedEvent) -> None:
         index, item = event.output_index, event.item
         known = self._items[index] if 0 <= index < len(self._items) else None
-        if known is not None:
+        if known is None:
+            self._put(index, _Item(_kind(item), _item_id(item), item))
+        elif known.given is None and known.kind == _kind(item):
+            known.given = item  # its deltas came first: announced late, not twice
+        else:
             self._fail(f"output item {index} was added twice")
-        self._put(index, _Item(_kind(item), _item_id(item), item))
 
     def _on_item_done(self, event: ResponseOutputItemDoneEvent) -> None:
         index, item = event.output_index, event.item

@@ -396,3 +396,11 @@ def test_the_core_imports_no_io(module: str) -> None:
     code = f"import sys; import {module}; print(' '.join(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert not set(out.stdout.split()) & {"httpx", "httpcore", "anyio", "trio", "tenacity", "asyncio"}
+
+
+def test_an_item_announced_after_its_first_delta_is_the_same_item() -> None:
+    events = raw_events("text")
+    added = next(i for i, e in enumerate(events) if e["type"] == "response.output_item.added")
+    events.insert(added + 3, events.pop(added))  # after content_part.added and a delta
+    _, final = assemble(renumbered(events))
+    assert final == convert_response(expected("text")["final"])
