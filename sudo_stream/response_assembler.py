@@ -12,8 +12,8 @@ The rules:
   deltas of their text, refusal, reasoning summary, reasoning text and function-call
   arguments (by ``content_index`` / ``summary_index``), joined once, when asked for.
   A delta for an item that was never announced starts one (some routers skip the
-  ``added`` events); a delta of the wrong kind for its item (text for a function call)
-  is a problem.
+  ``added`` events, or send them late: a late one completes that item); a delta of the
+  wrong kind for its item (text for a function call) is a problem.
 - The ``*.done`` events and ``response.output_item.done`` state the whole value, and
   win over the joined deltas when they differ: they are the server's own account of the
   item, and what ``response.completed`` will repeat. An empty value never overwrites a
