@@ -20,6 +20,13 @@ mid-stream faults), :class:`JSON`, :class:`Error`, :class:`Stall`, :class:`Drop`
 :class:`Endless`, :class:`Raw`. Chunk builders: :func:`text_chunks`,
 :func:`tool_call_chunks`, and :func:`completion_from_chunks` for the expected result.
 
+The Responses API (``POST /v1/responses``, plain and streamed; ``GET /v1/responses/{id}``
+after ``store: true``): :func:`response_events` builds a stream's events,
+:func:`response_stream` scripts them as OpenAI sends them (``event:`` lines, no
+``[DONE]``), and :func:`final_response` is the response object they end with::
+
+    server.enqueue(testing.response_stream(testing.response_events("Hi!")), path="/v1/responses")
+
 Rate limits: ``FakeSudoServer(rate_limit=RateLimit(rpm=..., tpm=...))`` enforces them per
 API key with OpenAI's 429s and ``x-ratelimit-*`` headers; ``server.rate_limit_log`` tells
 what each key sent (:class:`RateLimitLog`, :class:`KeyUsage`, :class:`RateLimitEntry`).
@@ -42,6 +49,7 @@ from ._responses import (
     Stream,
     StreamItem,
 )
+from ._responses_api import final_response, response_events, response_stream
 from ._server import FakeSudoServer
 from ._thread import serve_in_thread
 
@@ -68,6 +76,9 @@ __all__ = [
     "StreamItem",
     "completion_from_chunks",
     "error_body",
+    "final_response",
+    "response_events",
+    "response_stream",
     "serve_in_thread",
     "split_words",
     "text_chunks",

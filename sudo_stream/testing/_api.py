@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import _endpoints as ep
+from . import _responses_api as ra
 from ._ratelimit import RateLimiter, response_tokens, with_headers
 from ._records import RecordedRequest
 from ._responses import JSON, Error, ScriptedResponse
@@ -42,6 +43,7 @@ class FakeAPI:
         self.reply = reply
         self.models = tuple(models)
         self.store = CompletionStore()
+        self.responses: dict[str, dict[str, Any]] = {}  # stored with store: true, by id
         self.limiter = limiter
         self._queues: dict[tuple[str, str], deque[ScriptedResponse]] = {}
 
@@ -90,6 +92,12 @@ class FakeAPI:
             except ValueError as exc:
                 return 0, _given(Error(400, message=str(exc)))
             return answer.total_tokens, partial(answer.commit, self.store)
+        if request.method == "POST" and segments == ["v1", "responses"]:
+            try:
+                reply = ra.create_response(body, self.reply)
+            except ValueError as exc:
+                return 0, _given(Error(400, message=str(exc)))
+            return reply.total_tokens, partial(reply.commit, self.responses)
         return 0, partial(self._routed, request, segments, body)
 
     def _scripted(
@@ -127,6 +135,10 @@ class FakeAPI:
                 return ep.delete_completion(cid, store)
             case "GET", ["v1", "chat", "completions", cid, "messages"]:
                 return ep.list_messages(cid, query, store)
+            case "GET", ["v1", "responses", rid]:
+                if rid not in self.responses:
+                    raise LookupError(f"No response found with id '{rid}'.")
+                return JSON(self.responses[rid])
         raise LookupError(f"Unknown route: {request.method} {request.path}")
 
 

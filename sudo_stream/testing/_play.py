@@ -109,12 +109,14 @@ async def _json(exchange: Exchange, status: int, body: Any, extra: Headers, rid:
     await exchange.end()
 
 
-def _event(item: Mapping[str, Any] | bytes | str) -> bytes:
+def _event(item: Mapping[str, Any] | bytes | str, named: bool = False) -> bytes:
     if isinstance(item, bytes):
         return item
     if isinstance(item, str):
         return item.encode()
-    return b"data: " + _encode(item if isinstance(item, dict) else dict(item)) + b"\n\n"
+    data = b"data: " + _encode(item if isinstance(item, dict) else dict(item)) + b"\n\n"
+    kind = item.get("type") if named else None
+    return b"event: " + kind.encode() + b"\n" + data if isinstance(kind, str) else data
 
 
 def stream_writes(stream: Stream) -> list[bytes | StallItem | Drop]:
@@ -143,7 +145,7 @@ def stream_writes(stream: Stream) -> list[bytes | StallItem | Drop]:
             if isinstance(item, Drop):
                 return out
         else:
-            pending.append(_event(item))
+            pending.append(_event(item, stream.named_events))
     flush(True)
     return out
 

@@ -52,7 +52,8 @@ class Stream:
     Each dict in ``chunks`` is written as ``data: <json>\\n\\n``; ``bytes`` and ``str`` items
     are written unchanged (comments such as ``: keep-alive\\n\\n``, invalid JSON, custom
     framing); :class:`StallItem` and :class:`Drop` items inject faults at that point.
-    ``done`` appends ``data: [DONE]\\n\\n``.
+    ``done`` appends ``data: [DONE]\\n\\n``. ``named_events`` writes an ``event: <type>`` line
+    before each dict's ``data:`` line (the dict's ``"type"``), as the Responses API does.
 
     The body goes out in writes of ``piece_size`` bytes (``None``: one write per item), each
     write preceded by a ``delay`` seconds sleep (a slow drip). Each write is one HTTP chunk;
@@ -71,6 +72,7 @@ class Stream:
     headers: Headers = ()
     content_type: str = "text/event-stream"
     gzip: bool = False
+    named_events: bool = False
 
     def __post_init__(self) -> None:
         if self.piece_size is not None and self.piece_size < 1:
