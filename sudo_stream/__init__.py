@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ._parsed_stream import (
         ParsedChatStream as ParsedChatStream,
     )
+    from ._response_stream import (
+        ResponseStream as ResponseStream,
+    )
     from ._stream import (
         ChatStream as ChatStream,
     )
@@ -184,6 +187,12 @@ if TYPE_CHECKING:
     from .models.ratelimit import (
         RateLimitInfo as RateLimitInfo,
     )
+    from .models.response_events import (
+        ResponseStreamEvent as ResponseStreamEvent,
+    )
+    from .models.responses import (
+        Response as Response,
+    )
     from .structured import (
         ContentFilterFinishReasonError as ContentFilterFinishReasonError,
     )
@@ -265,6 +274,9 @@ _LAZY: dict[str, str] = {
     "ContentFilterFinishReasonError": ".structured",
     "FunctionTool": ".tools",
     "ToolResult": ".tools",
+    "ResponseStream": "._response_stream",
+    "Response": ".models.responses",
+    "ResponseStreamEvent": ".models.response_events",
     "tool": ".tools",
 }
 
@@ -306,6 +318,9 @@ __all__ = [
     "RateLimitInfo",
     "ReasoningDelta",
     "RefusalDelta",
+    "Response",
+    "ResponseStream",
+    "ResponseStreamEvent",
     "RetryConfig",
     "StoredMessage",
     "StreamAssembler",

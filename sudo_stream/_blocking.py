@@ -23,11 +23,14 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import anyio
 import httpx
 from anyio.from_thread import BlockingPortal
-from typing_extensions import Unpack
+from typing_extensions import Self, Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
+from ._event_stream import EventStream
 from ._params import CallOptions, ChatParams, ImageParams, ParseParams
 from ._parsed_stream import ParsedChatStream
+from ._response_params import ResponseParams
+from ._response_stream import ResponseStream
 from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
 from .client import (
@@ -43,6 +46,8 @@ from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
 from .models.ratelimit import RateLimitInfo
 from .models.request import MessageParam
+from .models.response_events import ResponseStreamEvent, ResponseTextDeltaEvent
+from .models.responses import Response, ResponseInput
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
     ChatCompletionList,
@@ -51,6 +56,7 @@ from .models.stored import (
     ListPage,
     StoredMessage,
 )
+from .responses import _seed_input
 from .router import AsyncPager
 
 T = TypeVar("T")
@@ -153,7 +159,7 @@ class _Runner:
             except StopAsyncIteration:
                 return
 
-    def close(self, streams: Sequence[Stream] = ()) -> None:
+    def close(self, streams: Sequence[_BlockingStream] = ()) -> None:
         """Close ``streams`` and the client, then stop the loop (once)."""
         if self._forgotten.detach() is None:
             return
@@ -260,47 +266,17 @@ class _Batched(Iterator[T]):
         return batch
 
 
-class Stream(AbstractContextManager["Stream"]):
-    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
+class _BlockingStream(AbstractContextManager[Any]):
+    """What every blocking stream has: the response head, statistics, closing (also when
+    dropped unclosed). ``_stream`` is the async stream it drives on the loop's thread."""
 
-    Chunks, events and text are fetched from the event loop's thread a batch per trip:
-    whatever has already arrived, never waiting for more than the next one. A stream left
-    early without ``with`` (a ``break`` out of ``for``) is closed once nothing refers to it.
-    """
-
-    def __init__(self, runner: _Runner, stream: ChatStream) -> None:
+    def __init__(self, runner: _Runner, stream: EventStream) -> None:
         self._runner = runner
         self._stream = stream
-        self._chunks = _Batched(runner, stream, stream.ready)
-
-    def __iter__(self) -> Stream:
-        return self
-
-    def __next__(self) -> ChatCompletionChunk:
-        return next(self._chunks)
-
-    def events(self) -> Iterator[StreamEvent]:
-        """Typed events, as :meth:`ChatStream.events`."""
-        events = _EventIterator(self._stream)  # what ChatStream.events() returns
-        return _Batched(self._runner, events, events.ready, owner=self)
-
-    def text(self, choice_index: int = 0) -> Iterator[str]:
-        """Text deltas of one choice."""
-        for event in self.events():
-            if isinstance(event, TextDelta) and event.choice_index == choice_index:
-                yield event.text
-
-    def final_completion(self) -> ChatCompletion:
-        """Read the rest and return the assembled completion."""
-        return self._runner.run(self._stream.final_completion)
 
     def statistics(self) -> StreamStatistics:
         """Progress so far."""
         return self._stream.statistics()
-
-    def current_completion(self) -> ChatCompletion:
-        """The completion assembled from the chunks received so far."""
-        return self._stream.current_completion()
 
     @property
     def headers(self) -> httpx.Headers:
@@ -331,9 +307,10 @@ class Stream(AbstractContextManager["Stream"]):
         # Left without close(): hand the close to the loop's thread, without waiting. On
         # RuntimeError the client is closed (so is the stream), or this is the loop's own
         # thread, where the client's close will see to it.
-        if not self._stream.closed:
+        stream = getattr(self, "_stream", None)
+        if stream is not None and not stream.closed:
             with suppress(RuntimeError):
-                self._runner.portal.start_task_soon(self._stream.aclose)
+                self._runner.portal.start_task_soon(stream.aclose)
 
     def __exit__(
         self,
@@ -342,6 +319,84 @@ class Stream(AbstractContextManager["Stream"]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class Stream(_BlockingStream):
+    """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
+
+    Chunks, events and text are fetched from the event loop's thread a batch per trip:
+    whatever has already arrived, never waiting for more than the next one. A stream left
+    early without ``with`` (a ``break`` out of ``for``) is closed once nothing refers to it.
+    """
+
+    _stream: ChatStream
+
+    def __init__(self, runner: _Runner, stream: ChatStream) -> None:
+        super().__init__(runner, stream)
+        self._chunks = _Batched(runner, stream, stream.ready)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._chunks)
+
+    def events(self) -> Iterator[StreamEvent]:
+        """Typed events, as :meth:`ChatStream.events`."""
+        events = _EventIterator(self._stream)  # what ChatStream.events() returns
+        return _Batched(self._runner, events, events.ready, owner=self)
+
+    def text(self, choice_index: int = 0) -> Iterator[str]:
+        """Text deltas of one choice."""
+        for event in self.events():
+            if isinstance(event, TextDelta) and event.choice_index == choice_index:
+                yield event.text
+
+    def final_completion(self) -> ChatCompletion:
+        """Read the rest and return the assembled completion."""
+        return self._runner.run(self._stream.final_completion)
+
+    def current_completion(self) -> ChatCompletion:
+        """The completion assembled from the chunks received so far."""
+        return self._stream.current_completion()
+
+
+class BlockingResponseStream(_BlockingStream):
+    """A blocking Responses stream (see :class:`ResponseStream`): iterate it for the
+    typed events, fetched a batch per trip to the loop's thread; ``with`` it to close it
+    early."""
+
+    _stream: ResponseStream
+
+    def __init__(self, runner: _Runner, stream: ResponseStream) -> None:
+        super().__init__(runner, stream)
+        self._events = _Batched(runner, stream, stream.ready)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __iter__(self) -> BlockingResponseStream:
+        return self
+
+    def __next__(self) -> ResponseStreamEvent:
+        return next(self._events)
+
+    def text(self) -> Iterator[str]:
+        """The output text deltas."""
+        for event in self:
+            if type(event) is ResponseTextDeltaEvent:
+                yield event.delta
+
+    def final_response(self) -> Response:
+        """Read the rest and return the final response."""
+        return self._runner.run(self._stream.final_response)
+
+    def current_response(self) -> Response:
+        """The response assembled from the events received so far."""
+        return self._stream.current_response()
 
 
 class ParsedStream(Stream, Generic[T]):
@@ -576,6 +631,74 @@ class Router:
         return self._runner.run(lambda: self._router.health_check(**options))
 
 
+class Responses:
+    """The Responses API of :class:`Sudo`, blocking."""
+
+    def __init__(self, owner: Sudo) -> None:
+        self._streams = owner._streams
+        self._runner = owner._runner
+        self._responses = owner._client.responses
+
+    def create(
+        self,
+        *,
+        model: str,
+        input: ResponseInput,
+        stream: bool | None = False,
+        **params: Unpack[ResponseParams],
+    ) -> Response:
+        """Create a response and wait for it."""
+        return self._runner.run(
+            lambda: self._responses.create(model=model, input=input, stream=stream, **params)
+        )
+
+    def create_streaming(
+        self,
+        *,
+        model: str,
+        input: ResponseInput,
+        stream: bool = True,
+        **params: Unpack[ResponseParams],
+    ) -> BlockingResponseStream:
+        """Open a Responses stream (after its first event arrived)."""
+        request = self._responses.create_streaming(
+            model=model, input=input, stream=stream, **params
+        )
+
+        async def open_stream() -> ResponseStream:
+            return await request
+
+        blocking = BlockingResponseStream(self._runner, self._runner.run(open_stream))
+        self._streams.add(blocking)
+        return blocking
+
+    def create_response(
+        self,
+        *,
+        model: str,
+        input: ResponseInput | None = None,
+        input_: ResponseInput | None = None,
+        **params: Unpack[ResponseParams],
+    ) -> Response:
+        """The seed SDK's name for :meth:`create`."""
+        return self._runner.run(
+            lambda: self._responses.create_response(
+                model=model, input=input, input_=input_, **params
+            )
+        )
+
+    def create_streaming_response(
+        self,
+        *,
+        model: str,
+        input: ResponseInput | None = None,
+        input_: ResponseInput | None = None,
+        **params: Unpack[ResponseParams],
+    ) -> BlockingResponseStream:
+        """The seed SDK's name for :meth:`create_streaming`."""
+        return self.create_streaming(model=model, input=_seed_input(input, input_), **params)
+
+
 class Sudo(AbstractContextManager["Sudo"]):
     """Blocking client of the Sudo API, for scripts and the seed SDK's examples.
 
@@ -587,6 +710,7 @@ class Sudo(AbstractContextManager["Sudo"]):
     """
 
     router: Router
+    responses: Responses
 
     def __init__(
         self,
@@ -618,8 +742,9 @@ class Sudo(AbstractContextManager["Sudo"]):
             system_trust_store=system_trust_store,
         )
         self._runner = _Runner(backend, self._client)
-        self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[_BlockingStream] = weakref.WeakSet()
         self.router = Router(self)
+        self.responses = Responses(self)
 
     @property
     def server_url(self) -> str:

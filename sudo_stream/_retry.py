@@ -106,7 +106,9 @@ async def call_with_retries(
 
         return await schedule.retrying()(attempt_in_time)
     except RetryableStreamError as exc:  # out of attempts: a plain StreamError to the caller
-        raise StreamError(exc.message, partial=exc.partial, error=exc.error) from None
+        raise StreamError(
+            exc.message, partial=exc.partial, error=exc.error, partial_response=exc.partial_response
+        ) from None
 
 
 class _Schedule:

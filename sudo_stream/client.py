@@ -23,6 +23,7 @@ from ._tls import CertTypes, TLSSettings, VerifyTypes
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
 from .errors import APIResponseValidationError, APITimeoutError
 from .models._lenient import decode_lenient
+from .responses import AsyncResponses
 from .router import AsyncRouter
 
 T = TypeVar("T")
@@ -130,6 +131,7 @@ class AsyncSudo:
         self._max_response_size = max_response_size
         self._closed = False
         self.router = AsyncRouter(self)
+        self.responses = AsyncResponses(self)
 
     @property
     def server_url(self) -> str:
@@ -212,11 +214,14 @@ class AsyncSudo:
         options: CallOptions,
         query: Sequence[tuple[str, str]] = (),
         content: bytes | None = None,
+        decode: Callable[[bytes], T] | None = None,
     ) -> T:
-        """Send a request (with retries) and decode its JSON answer as ``result_type``."""
+        """Send a request (with retries) and decode its JSON answer as ``result_type``
+        (with ``decode`` when the type needs its own decoding)."""
         answer = await self._execute_raw(
-            method, path, result_type, options=options, query=query, content=content
-        )
+            method, path, result_type, options=options, query=query, content=content,
+            decode=decode,
+        )  # fmt: skip
         return answer.value
 
     async def _execute_raw(
@@ -228,6 +233,7 @@ class AsyncSudo:
         options: CallOptions,
         query: Sequence[tuple[str, str]] = (),
         content: bytes | None = None,
+        decode: Callable[[bytes], T] | None = None,
     ) -> Answer[T]:
         """:meth:`_execute`, keeping the response head and the body as it came."""
         retries, timeout = self._options(options)
@@ -242,10 +248,13 @@ class AsyncSudo:
             await transport.check_status(response, deadline)
             body = await transport.read_body(response, deadline, self._max_response_size)
             try:
-                try:
-                    value = msgspec.json.decode(body, type=result_type)
-                except msgspec.ValidationError:  # a near miss: a null, a number for text
-                    value = decode_lenient(body, result_type)
+                if decode is not None:
+                    value = decode(body)
+                else:
+                    try:
+                        value = msgspec.json.decode(body, type=result_type)
+                    except msgspec.ValidationError:  # a near miss: a null, a number for text
+                        value = decode_lenient(body, result_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise APIResponseValidationError(
                     f"unexpected answer to {method} {path}: {exc} "

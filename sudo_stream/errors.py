@@ -38,6 +38,7 @@ from .models.ratelimit import RateLimitInfo
 
 if TYPE_CHECKING:
     from .models.completion import ChatCompletion
+    from .models.responses import Response
 
 __all__ = [
     "APIConnectionError",
@@ -190,11 +191,13 @@ class APIConnectionError(SudoError):
     or the server closed the connection before responding (or, streaming, before the first
     event).
 
-    ``partial`` is set on an :class:`APITimeoutError` that fired after a stream delivered
-    events: what was assembled (a connection lost mid-stream is a :class:`StreamError`).
+    ``partial`` is set on an :class:`APITimeoutError` that fired after a chat stream
+    delivered events: what was assembled (a connection lost mid-stream is a
+    :class:`StreamError`); ``partial_response`` likewise after a Responses stream did.
     """
 
     partial: ChatCompletion | None = None
+    partial_response: Response | None = None
 
 
 class APITimeoutError(APIConnectionError):
@@ -248,11 +251,14 @@ class StreamError(SudoError):
     finish reason). A stall is an :class:`APITimeoutError`
     (with ``partial`` set) instead.
 
-    ``partial`` is the completion assembled from the chunks received before the failure;
+    ``partial`` is the completion assembled from the chunks received before the failure
+    (a chat stream); ``partial_response`` the response assembled from the events (a
+    Responses stream, whose ``response.failed`` and ``error`` events are such failures);
     ``error`` the server's error object when it sent one.
     """
 
     partial: ChatCompletion | None
+    partial_response: Response | None
     error: ErrorDetail | None
 
     def __init__(
@@ -261,9 +267,11 @@ class StreamError(SudoError):
         *,
         partial: ChatCompletion | None = None,
         error: ErrorDetail | None = None,
+        partial_response: Response | None = None,
     ) -> None:
         super().__init__(message)
         self.partial = partial
+        self.partial_response = partial_response
         self.error = error
 
 

@@ -7,7 +7,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
-import msgspec
 from typing_extensions import Unpack
 
 from . import structured
@@ -28,7 +27,12 @@ from ._stream import ChatStream, StreamRequest
 from .models.completion import ChatCompletion
 from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
-from .models.request import ChatCompletionRequest, ImageGenerationRequest, MessageParam, encode
+from .models.request import (
+    ChatCompletionRequest,
+    ImageGenerationRequest,
+    MessageParam,
+    encode_with_extra,
+)
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
     ChatCompletionList,
@@ -48,18 +52,6 @@ Page = TypeVar("Page", bound="ListPage[Any]")
 _CHAT_PATH = "/v1/chat/completions"
 
 
-def _encode_body(
-    body: msgspec.Struct | Mapping[str, Any], extra_body: Mapping[str, Any] | None
-) -> bytes:
-    """The JSON body with ``extra_body``'s keys added over it; a NaN or an infinity
-    anywhere in it is a ValueError naming where."""
-    if not extra_body:
-        return encode(body)
-    merged = msgspec.to_builtins(body)
-    merged.update(extra_body)
-    return encode(merged)
-
-
 def chat_content(
     operation: str, messages: Any, model: Any, stream: bool, params: Mapping[str, Any]
 ) -> tuple[bytes, CallOptions]:
@@ -68,7 +60,7 @@ def chat_content(
     body, options = split_params(operation, params, CHAT_FIELDS)
     check_chat(messages, model, body)
     request = ChatCompletionRequest(messages=messages, model=model, stream=stream, **body)
-    return _encode_body(request, options.get("extra_body")), options
+    return encode_with_extra(request, options.get("extra_body")), options
 
 
 def image_content(
@@ -78,7 +70,7 @@ def image_content(
     body, options = split_params(operation, params, IMAGE_FIELDS)
     check_image(prompt, model, body)
     request = ImageGenerationRequest(prompt=prompt, model=model, **body)
-    return _encode_body(request, options.get("extra_body")), options
+    return encode_with_extra(request, options.get("extra_body")), options
 
 
 def _completion_path(completion_id: str, suffix: str = "") -> str:
@@ -307,7 +299,7 @@ class AsyncRouter:
         if metadata is None:
             raise TypeError("metadata must be a mapping of str to str, got None")
         check_metadata("metadata", metadata)
-        content = _encode_body({"metadata": dict(metadata)}, options.get("extra_body"))
+        content = encode_with_extra({"metadata": dict(metadata)}, options.get("extra_body"))
         return await self._client._execute(
             "POST",
             _completion_path(completion_id),

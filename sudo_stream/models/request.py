@@ -359,6 +359,17 @@ def encode(body: msgspec.Struct | Mapping[str, Any]) -> bytes:
     return data
 
 
+def encode_with_extra(
+    body: msgspec.Struct | Mapping[str, Any], extra_body: Mapping[str, Any] | None
+) -> bytes:
+    """:func:`encode`, with ``extra_body``'s keys added over the body's own."""
+    if not extra_body:
+        return encode(body)
+    merged = msgspec.to_builtins(body)
+    merged.update(extra_body)
+    return encode(merged)
+
+
 def _refuse_non_finite(value: Any) -> None:
     pending: list[tuple[str, Any]] = [("", value)]
     while pending:

@@ -1,0 +1,110 @@
+"""The Responses API (``POST /v1/responses``), thin: check and encode the request, send it
+with the client's retries and time bounds, decode the answer (plain) or open a
+:class:`~sudo_stream._response_stream.ResponseStream` (streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import Unpack
+
+from ._event_stream import StreamRequest
+from ._params import CallOptions, split_params
+from ._response_params import RESPONSE_FIELDS, ResponseParams, check_response
+from ._response_stream import ResponseStream
+from .models.request import encode_with_extra
+from .models.responses import Response, ResponseInput, ResponsesRequest, decode_response
+
+if TYPE_CHECKING:
+    from .client import AsyncSudo
+
+__all__ = ["AsyncResponses", "response_content"]
+
+RESPONSES_PATH = "/v1/responses"
+
+
+def response_content(
+    operation: str, model: Any, input: Any, stream: bool, params: Mapping[str, Any]
+) -> tuple[bytes, CallOptions]:
+    """The checked and encoded body of a response request, and the call options among
+    ``params`` (an unknown name is a TypeError, a bad value a ValueError or TypeError)."""
+    body, options = split_params(operation, params, RESPONSE_FIELDS)
+    check_response(model, input, body)
+    request = ResponsesRequest(model=model, input=input, stream=stream, **body)
+    return encode_with_extra(request, options.get("extra_body")), options
+
+
+def _seed_input(input: Any, input_: Any) -> Any:
+    """``input``, or the seed SDK's spelling ``input_`` (not both)."""
+    if input_ is not None:
+        if input is not None:
+            raise TypeError("give input or input_ (the seed SDK's name for it), not both")
+        return input_
+    return input
+
+
+class AsyncResponses:
+    """The Responses API of :class:`AsyncSudo` (``sudo.responses``)."""
+
+    def __init__(self, client: AsyncSudo) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        model: str,
+        input: ResponseInput,
+        stream: bool | None = False,
+        **params: Unpack[ResponseParams],
+    ) -> Response:
+        """Create a response and wait for all of it (``input``: a string, or a list of
+        input items; streaming is :meth:`create_streaming`)."""
+        if stream is not False and stream is not None:
+            raise ValueError("create() takes stream=False; use create_streaming() to stream")
+        content, options = response_content("create", model, input, False, params)
+        return await self._client._execute(
+            "POST", RESPONSES_PATH, Response, content=content, options=options,
+            decode=decode_response,
+        )  # fmt: skip
+
+    def create_streaming(
+        self,
+        *,
+        model: str,
+        input: ResponseInput,
+        stream: bool = True,
+        **params: Unpack[ResponseParams],
+    ) -> StreamRequest[ResponseStream]:
+        """Create a response streamed as typed events.
+
+        ``await`` the result for an open :class:`ResponseStream`, or ``async with`` it.
+        """
+        if stream is not True:
+            raise ValueError("create_streaming() takes stream=True; use create() otherwise")
+        content, options = response_content("create_streaming", model, input, True, params)
+        open_stream = partial(self._client._open_stream, RESPONSES_PATH, content, options)
+        return StreamRequest(lambda: open_stream(ResponseStream))
+
+    async def create_response(
+        self,
+        *,
+        model: str,
+        input: ResponseInput | None = None,
+        input_: ResponseInput | None = None,
+        **params: Unpack[ResponseParams],
+    ) -> Response:
+        """The seed SDK's name for :meth:`create` (``input_`` is its spelling of ``input``)."""
+        return await self.create(model=model, input=_seed_input(input, input_), **params)
+
+    def create_streaming_response(
+        self,
+        *,
+        model: str,
+        input: ResponseInput | None = None,
+        input_: ResponseInput | None = None,
+        **params: Unpack[ResponseParams],
+    ) -> StreamRequest[ResponseStream]:
+        """The seed SDK's name for :meth:`create_streaming`."""
+        return self.create_streaming(model=model, input=_seed_input(input, input_), **params)
