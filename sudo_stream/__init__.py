@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from ._stream import (
         StreamStatistics as StreamStatistics,
     )
+    from ._tool_loop import (
+        ToolRun as ToolRun,
+    )
+    from ._tool_loop import (
+        ToolRunResult as ToolRunResult,
+    )
     from .assembler import (
         StreamAssembler as StreamAssembler,
     )
@@ -66,6 +72,9 @@ if TYPE_CHECKING:
     )
     from .errors import (
         InvalidRequestError as InvalidRequestError,
+    )
+    from .errors import (
+        MaxTurnsExceededError as MaxTurnsExceededError,
     )
     from .errors import (
         NotFoundError as NotFoundError,
@@ -170,7 +179,16 @@ if TYPE_CHECKING:
         ToolCallDone as ToolCallDone,
     )
     from .models.events import (
+        ToolCallResult as ToolCallResult,
+    )
+    from .models.events import (
         ToolCallStarted as ToolCallStarted,
+    )
+    from .models.events import (
+        ToolRunEvent as ToolRunEvent,
+    )
+    from .models.events import (
+        TurnStarted as TurnStarted,
     )
     from .models.events import (
         UsageReceived as UsageReceived,
@@ -187,6 +205,8 @@ _LAZY: dict[str, str] = {
     "ChatStream": "._stream",
     "StreamRequest": "._stream",
     "StreamStatistics": "._stream",
+    "ToolRun": "._tool_loop",
+    "ToolRunResult": "._tool_loop",
     "StreamAssembler": ".assembler",
     "BackoffStrategy": "._config",
     "RetryConfig": "._config",
@@ -200,6 +220,7 @@ _LAZY: dict[str, str] = {
     "ConflictError": ".errors",
     "InternalServerError": ".errors",
     "InvalidRequestError": ".errors",
+    "MaxTurnsExceededError": ".errors",
     "NotFoundError": ".errors",
     "PermissionDeniedError": ".errors",
     "RateLimitError": ".errors",
@@ -234,7 +255,10 @@ _LAZY: dict[str, str] = {
     "TextDelta": ".models.events",
     "ToolArgumentsDelta": ".models.events",
     "ToolCallDone": ".models.events",
+    "ToolCallResult": ".models.events",
     "ToolCallStarted": ".models.events",
+    "ToolRunEvent": ".models.events",
+    "TurnStarted": ".models.events",
     "UsageReceived": ".models.events",
     "RateLimitInfo": ".models.ratelimit",
     "tool": ".tools",
@@ -267,6 +291,7 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "LogprobsDelta",
+    "MaxTurnsExceededError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -290,8 +315,13 @@ __all__ = [
     "ToolArgumentsDelta",
     "ToolCall",
     "ToolCallDone",
+    "ToolCallResult",
     "ToolCallStarted",
     "ToolMessage",
+    "ToolRun",
+    "ToolRunEvent",
+    "ToolRunResult",
+    "TurnStarted",
     "UnprocessableEntityError",
     "Usage",
     "UsageReceived",
