@@ -414,6 +414,19 @@ async def test_options_go_with_every_turn(server: testing.FakeSudoServer, sudo: 
         assert body["parallel_tool_calls"] is False and body["temperature"] == 0.5
 
 
+async def test_against_the_fake_servers_own_model(
+    server: testing.FakeSudoServer, sudo: ss.AsyncSudo
+) -> None:
+    async with sudo.router.run_tools(model="m", messages=MESSAGES, tools=[get_weather]) as run:
+        events = await collect(run)
+        result = await run.final_result()
+    (called,) = [e for e in events if isinstance(e, ss.ToolCallResult)]
+    assert called.name == "get_weather" and not called.is_error
+    assert result.completion.choices[0].message.content == (
+        f"The tools answered: get_weather said {called.content}."
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
