@@ -21,14 +21,16 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
 import anyio
+import anyio.abc
 import httpx
 from anyio.from_thread import BlockingPortal
 from typing_extensions import Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
-from ._params import CallOptions, ChatParams, ImageParams, ParseParams
+from ._params import CallOptions, ChatParams, ImageParams, ParseParams, ToolRunParams
 from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
+from ._tool_loop import ToolRun, ToolRunResult
 from .client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_EVENT_SIZE,
@@ -37,7 +39,7 @@ from .client import (
 )
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
-from .models.events import StreamEvent, TextDelta
+from .models.events import StreamEvent, TextDelta, ToolRunEvent
 from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
 from .models.request import MessageParam
@@ -50,6 +52,7 @@ from .models.stored import (
     StoredMessage,
 )
 from .router import AsyncPager
+from .tools import FunctionTool
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -151,8 +154,8 @@ class _Runner:
             except StopAsyncIteration:
                 return
 
-    def close(self, streams: Sequence[Stream] = ()) -> None:
-        """Close ``streams`` and the client, then stop the loop (once)."""
+    def close(self, streams: Sequence[Stream | SyncToolRun] = ()) -> None:
+        """Close ``streams`` (and tool runs) and the client, then stop the loop (once)."""
         if self._forgotten.detach() is None:
             return
         _open_runners.discard(self)
@@ -337,6 +340,83 @@ class Stream(AbstractContextManager["Stream"]):
         self.close()
 
 
+class SyncToolRun(AbstractContextManager["SyncToolRun"]):
+    """A blocking tool loop (see :meth:`AsyncRouter.run_tools`): iterate it for the same
+    events, ``final_result()`` for the last answer and the whole conversation.
+
+    Use it as ``with sudo.router.run_tools(...) as run:``: leaving the block closes the
+    turn's stream and cancels the tool calls still running. Iterated without ``with``, it
+    closes itself when the iteration ends; left early, when :meth:`close` is called or the
+    client closes. ``final_result()`` alone runs the whole loop and closes it.
+    """
+
+    def __init__(self, runner: _Runner, run: ToolRun, open_runs: set[SyncToolRun]) -> None:
+        self._runner = runner
+        self._run = run
+        self._open_runs = open_runs
+        self._events = _Batched(runner, run, run.ready)
+        self._holder: Future[None] | None = None
+        self._release: anyio.Event | None = None
+        self._closed = False
+
+    def _open(self) -> None:
+        # The run's task group (its tool calls) lives in a task of its own on the loop,
+        # from here to close(): each step of the iteration is a task of its own.
+        if self._holder is None and not self._closed:
+            self._holder, _ = self._runner.portal.start_task(self._hold)
+            self._open_runs.add(self)
+
+    async def _hold(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        self._release = anyio.Event()
+        async with self._run:
+            task_status.started()
+            await self._release.wait()
+
+    def __enter__(self) -> SyncToolRun:
+        self._open()
+        return self
+
+    def __iter__(self) -> SyncToolRun:
+        return self
+
+    def __next__(self) -> ToolRunEvent:
+        self._open()
+        try:
+            return next(self._events)
+        except BaseException:  # the end (StopIteration), an error, Ctrl-C: done
+            self.close()
+            raise
+
+    def final_result(self) -> ToolRunResult:
+        """Run the loop to its end and return its :class:`ToolRunResult`."""
+        return self._runner.run(self._run.final_result)
+
+    @property
+    def messages(self) -> list[MessageParam]:
+        """The conversation so far."""
+        return self._run.messages
+
+    def close(self) -> None:
+        """Close the turn's stream and cancel the tool calls still running."""
+        if self._closed:
+            return
+        self._closed = True
+        holder, release = self._holder, self._release
+        if holder is None or release is None:
+            return
+        self._open_runs.discard(self)
+        self._runner.portal.call(release.set)
+        holder.result()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class SyncPage(Generic[Page, Item]):
     """A fetched list page; iterating it walks the items of every page, fetching lazily.
 
@@ -397,6 +477,7 @@ class Router:
 
     def __init__(self, owner: Sudo) -> None:
         self._streams = owner._streams  # not the Sudo: no cycle to delay its collection
+        self._runs = owner._runs
         self._runner = owner._runner
         self._router = owner._client.router
 
@@ -448,6 +529,28 @@ class Router:
         blocking = Stream(self._runner, self._runner.run(open_stream))
         self._streams.add(blocking)
         return blocking
+
+    def run_tools(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        tools: Sequence[FunctionTool[Any] | Callable[..., Any]],
+        max_turns: int = 10,
+        tool_timeout: float | None = None,
+        **params: Unpack[ToolRunParams],
+    ) -> SyncToolRun:
+        """A tool loop (see :meth:`AsyncRouter.run_tools`): ``with`` it, iterate it for its
+        events, and call ``final_result()``; or call ``final_result()`` alone."""
+        run = self._router.run_tools(
+            messages=messages,
+            model=model,
+            tools=tools,
+            max_turns=max_turns,
+            tool_timeout=tool_timeout,
+            **params,
+        )
+        return SyncToolRun(self._runner, run, self._runs)
 
     def list_chat_completions(
         self,
@@ -566,6 +669,7 @@ class Sudo(AbstractContextManager["Sudo"]):
         )
         self._runner = _Runner(backend, self._client)
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
+        self._runs: set[SyncToolRun] = set()  # held: each has a task on the loop to end
         self.router = Router(self)
 
     @property
@@ -577,8 +681,8 @@ class Sudo(AbstractContextManager["Sudo"]):
         return repr(self._client).replace("AsyncSudo", "Sudo", 1)
 
     def close(self) -> None:
-        """Close open streams, the connection pool and the helper thread."""
-        self._runner.close(list(self._streams))
+        """Close open streams and tool runs, the connection pool and the helper thread."""
+        self._runner.close([*self._runs, *self._streams])
 
     def __exit__(
         self,
