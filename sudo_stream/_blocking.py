@@ -134,6 +134,7 @@ class _Runner:
         self._loop = _LoopThread(backend)
         self.portal: BlockingPortal = self._loop.portal
         self._client = client
+        self.runs: set[SyncToolRun] = set()  # tool runs open: each has a task on the loop
         self._forgotten: weakref.finalize[[str, _LoopThread, AsyncSudo], _Runner]
         self._forgotten = weakref.finalize(self, _collected_open, repr(client), self._loop, client)
         self._forgotten.atexit = False  # _close_at_exit waits for the close instead
@@ -174,6 +175,8 @@ class _Runner:
             _warn_unclosed(repr(self._client), "at exit")
         finally:
             with suppress(Exception):
+                for run in list(self.runs):  # or stopping the loop would wait for them
+                    run.close(_EXIT_TIMEOUT)
                 self.portal.start_task_soon(self._client.aclose).result(_EXIT_TIMEOUT)
             self._loop.stop(_EXIT_TIMEOUT)
 
@@ -396,8 +399,9 @@ class SyncToolRun(AbstractContextManager["SyncToolRun"]):
         """The conversation so far."""
         return self._run.messages
 
-    def close(self) -> None:
-        """Close the turn's stream and cancel the tool calls still running."""
+    def close(self, timeout: float | None = None) -> None:
+        """Close the turn's stream and cancel the tool calls still running (waiting at
+        most ``timeout`` seconds for them to end)."""
         if self._closed:
             return
         self._closed = True
@@ -406,7 +410,7 @@ class SyncToolRun(AbstractContextManager["SyncToolRun"]):
             return
         self._open_runs.discard(self)
         self._runner.portal.call(release.set)
-        holder.result()
+        holder.result(timeout)
 
     def __exit__(
         self,
@@ -669,7 +673,7 @@ class Sudo(AbstractContextManager["Sudo"]):
         )
         self._runner = _Runner(backend, self._client)
         self._streams: weakref.WeakSet[Stream] = weakref.WeakSet()
-        self._runs: set[SyncToolRun] = set()  # held: each has a task on the loop to end
+        self._runs = self._runner.runs
         self.router = Router(self)
 
     @property

@@ -13,6 +13,7 @@ import sudo_stream as ss
 from sudo_stream import testing
 
 from .helpers import MESSAGES
+from .test_lifecycle import SERVER, run_script
 from .test_tool_loop import add, get_weather, stream_events
 
 BACKENDS = pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -163,3 +164,41 @@ def test_errors_are_raised_as_in_the_async_loop(server: testing.FakeSudoServer, 
         sudo.router.run_tools(model="m", messages=MESSAGES, tools=[add]).final_result()
     with pytest.raises(ValueError, match="n must be 1"):
         sudo.router.run_tools(model="m", messages=MESSAGES, tools=[add], n=2)
+
+
+@BACKENDS
+def test_a_run_left_open_in_a_client_never_closed_is_cancelled_at_exit(backend: str) -> None:
+    # At exit the client's loop is stopped; it would wait for the open run's task first
+    # (for as long as exit allows, and the call would never be cancelled), so the run goes first.
+    both = '[("slow", "{}"), ("add", \'{"a": 1, "b": 1}\')]'
+    server = SERVER.replace(
+        "urls.put(server.url)",
+        f"server.enqueue(testing.Stream(testing.tool_call_chunks({both})))\n        urls.put(server.url)",
+    )
+    assert server != SERVER
+    done = run_script(
+        server
+        + f"""
+
+@ss.tool
+async def slow() -> str:
+    '''Slow.'''
+    try:
+        await anyio.sleep_forever()
+    finally:
+        print("slow was cancelled", flush=True)
+    return ""
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+sudo = ss.Sudo(server_url=URL, backend={backend!r})
+for event in sudo.router.run_tools(model="m", messages=[{{"role": "user", "content": "x"}}], tools=[slow, add]):
+    if isinstance(event, ss.ToolCallResult):
+        break  # the run stays open, its slow call running, and the client is never closed
+print("leaving", flush=True)
+"""
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["leaving", "slow was cancelled"]
+    assert "was never closed; closed at exit" in done.stderr
