@@ -40,6 +40,12 @@ if TYPE_CHECKING:
     from ._stream import (
         StreamStatistics as StreamStatistics,
     )
+    from ._tool_loop import (
+        ToolRun as ToolRun,
+    )
+    from ._tool_loop import (
+        ToolRunResult as ToolRunResult,
+    )
     from .assembler import (
         StreamAssembler as StreamAssembler,
     )
@@ -72,6 +78,9 @@ if TYPE_CHECKING:
     )
     from .errors import (
         InvalidRequestError as InvalidRequestError,
+    )
+    from .errors import (
+        MaxTurnsExceededError as MaxTurnsExceededError,
     )
     from .errors import (
         NotFoundError as NotFoundError,
@@ -176,7 +185,16 @@ if TYPE_CHECKING:
         ToolCallDone as ToolCallDone,
     )
     from .models.events import (
+        ToolCallResult as ToolCallResult,
+    )
+    from .models.events import (
         ToolCallStarted as ToolCallStarted,
+    )
+    from .models.events import (
+        ToolRunEvent as ToolRunEvent,
+    )
+    from .models.events import (
+        TurnStarted as TurnStarted,
     )
     from .models.events import (
         UsageReceived as UsageReceived,
@@ -217,6 +235,8 @@ _LAZY: dict[str, str] = {
     "ChatStream": "._stream",
     "StreamRequest": "._stream",
     "StreamStatistics": "._stream",
+    "ToolRun": "._tool_loop",
+    "ToolRunResult": "._tool_loop",
     "StreamAssembler": ".assembler",
     "BackoffStrategy": "._config",
     "RetryConfig": "._config",
@@ -230,6 +250,7 @@ _LAZY: dict[str, str] = {
     "ConflictError": ".errors",
     "InternalServerError": ".errors",
     "InvalidRequestError": ".errors",
+    "MaxTurnsExceededError": ".errors",
     "NotFoundError": ".errors",
     "PermissionDeniedError": ".errors",
     "RateLimitError": ".errors",
@@ -264,7 +285,10 @@ _LAZY: dict[str, str] = {
     "TextDelta": ".models.events",
     "ToolArgumentsDelta": ".models.events",
     "ToolCallDone": ".models.events",
+    "ToolCallResult": ".models.events",
     "ToolCallStarted": ".models.events",
+    "ToolRunEvent": ".models.events",
+    "TurnStarted": ".models.events",
     "UsageReceived": ".models.events",
     "RateLimitInfo": ".models.ratelimit",
     "ParsedChatStream": "._parsed_stream",
@@ -310,6 +334,7 @@ __all__ = [
     "InvalidRequestError",
     "LengthFinishReasonError",
     "LogprobsDelta",
+    "MaxTurnsExceededError",
     "NotFoundError",
     "ParsedChatCompletion",
     "ParsedChatStream",
@@ -339,9 +364,14 @@ __all__ = [
     "ToolArgumentsDelta",
     "ToolCall",
     "ToolCallDone",
+    "ToolCallResult",
     "ToolCallStarted",
     "ToolMessage",
     "ToolResult",
+    "ToolRun",
+    "ToolRunEvent",
+    "ToolRunResult",
+    "TurnStarted",
     "UnprocessableEntityError",
     "Usage",
     "UsageReceived",

@@ -21,18 +21,20 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, overload
 
 import anyio
+import anyio.abc
 import httpx
 from anyio.from_thread import BlockingPortal
 from typing_extensions import Self, Unpack
 
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._event_stream import EventStream
-from ._params import CallOptions, ChatParams, ImageParams, ParseParams
+from ._params import CallOptions, ChatParams, ImageParams, ParseParams, ToolRunParams
 from ._parsed_stream import ParsedChatStream
 from ._response_params import ResponseParams
 from ._response_stream import ResponseStream
 from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
+from ._tool_loop import ToolRun, ToolRunResult
 from .client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_EVENT_SIZE,
@@ -41,7 +43,7 @@ from .client import (
 )
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
-from .models.events import StreamEvent, TextDelta
+from .models.events import StreamEvent, TextDelta, ToolRunEvent
 from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
 from .models.ratelimit import RateLimitInfo
@@ -58,6 +60,7 @@ from .models.stored import (
 )
 from .responses import _seed_input
 from .router import AsyncPager
+from .tools import FunctionTool
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -139,6 +142,7 @@ class _Runner:
         self._loop = _LoopThread(backend)
         self.portal: BlockingPortal = self._loop.portal
         self._client = client
+        self.runs: set[SyncToolRun] = set()  # tool runs open: each has a task on the loop
         self._forgotten: weakref.finalize[[str, _LoopThread, AsyncSudo], _Runner]
         self._forgotten = weakref.finalize(self, _collected_open, repr(client), self._loop, client)
         self._forgotten.atexit = False  # _close_at_exit waits for the close instead
@@ -159,8 +163,8 @@ class _Runner:
             except StopAsyncIteration:
                 return
 
-    def close(self, streams: Sequence[_BlockingStream] = ()) -> None:
-        """Close ``streams`` and the client, then stop the loop (once)."""
+    def close(self, streams: Sequence[_BlockingStream | SyncToolRun] = ()) -> None:
+        """Close ``streams`` (and tool runs) and the client, then stop the loop (once)."""
         if self._forgotten.detach() is None:
             return
         _open_runners.discard(self)
@@ -179,6 +183,8 @@ class _Runner:
             _warn_unclosed(repr(self._client), "at exit")
         finally:
             with suppress(Exception):
+                for run in list(self.runs):  # or stopping the loop would wait for them
+                    run.close(_EXIT_TIMEOUT)
                 self.portal.start_task_soon(self._client.aclose).result(_EXIT_TIMEOUT)
             self._loop.stop(_EXIT_TIMEOUT)
 
@@ -418,6 +424,84 @@ class ParsedStream(Stream, Generic[T]):
         return self._runner.run(self._parsed_stream.final_completion)
 
 
+class SyncToolRun(AbstractContextManager["SyncToolRun"]):
+    """A blocking tool loop (see :meth:`AsyncRouter.run_tools`): iterate it for the same
+    events, ``final_result()`` for the last answer and the whole conversation.
+
+    Use it as ``with sudo.router.run_tools(...) as run:``: leaving the block closes the
+    turn's stream and cancels the tool calls still running. Iterated without ``with``, it
+    closes itself when the iteration ends; left early, when :meth:`close` is called or the
+    client closes. ``final_result()`` alone runs the whole loop and closes it.
+    """
+
+    def __init__(self, runner: _Runner, run: ToolRun, open_runs: set[SyncToolRun]) -> None:
+        self._runner = runner
+        self._run = run
+        self._open_runs = open_runs
+        self._events = _Batched(runner, run, run.ready)
+        self._holder: Future[None] | None = None
+        self._release: anyio.Event | None = None
+        self._closed = False
+
+    def _open(self) -> None:
+        # The run's task group (its tool calls) lives in a task of its own on the loop,
+        # from here to close(): each step of the iteration is a task of its own.
+        if self._holder is None and not self._closed:
+            self._holder, _ = self._runner.portal.start_task(self._hold)
+            self._open_runs.add(self)
+
+    async def _hold(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        self._release = anyio.Event()
+        async with self._run:
+            task_status.started()
+            await self._release.wait()
+
+    def __enter__(self) -> SyncToolRun:
+        self._open()
+        return self
+
+    def __iter__(self) -> SyncToolRun:
+        return self
+
+    def __next__(self) -> ToolRunEvent:
+        self._open()
+        try:
+            return next(self._events)
+        except BaseException:  # the end (StopIteration), an error, Ctrl-C: done
+            self.close()
+            raise
+
+    def final_result(self) -> ToolRunResult:
+        """Run the loop to its end and return its :class:`ToolRunResult`."""
+        return self._runner.run(self._run.final_result)
+
+    @property
+    def messages(self) -> list[MessageParam]:
+        """The conversation so far."""
+        return self._run.messages
+
+    def close(self, timeout: float | None = None) -> None:
+        """Close the turn's stream and cancel the tool calls still running (waiting at
+        most ``timeout`` seconds for them to end)."""
+        if self._closed:
+            return
+        self._closed = True
+        holder, release = self._holder, self._release
+        if holder is None or release is None:
+            return
+        self._open_runs.discard(self)
+        self._runner.portal.call(release.set)
+        holder.result(timeout)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class SyncPage(Generic[Page, Item]):
     """A fetched list page; iterating it walks the items of every page, fetching lazily.
 
@@ -478,6 +562,7 @@ class Router:
 
     def __init__(self, owner: Sudo) -> None:
         self._streams = owner._streams  # not the Sudo: no cycle to delay its collection
+        self._runs = owner._runs
         self._runner = owner._runner
         self._router = owner._client.router
 
@@ -556,6 +641,28 @@ class Router:
             blocking = Stream(self._runner, opened)
         self._streams.add(blocking)
         return blocking
+
+    def run_tools(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        tools: Sequence[FunctionTool[Any] | Callable[..., Any]],
+        max_turns: int = 10,
+        tool_timeout: float | None = None,
+        **params: Unpack[ToolRunParams],
+    ) -> SyncToolRun:
+        """A tool loop (see :meth:`AsyncRouter.run_tools`): ``with`` it, iterate it for its
+        events, and call ``final_result()``; or call ``final_result()`` alone."""
+        run = self._router.run_tools(
+            messages=messages,
+            model=model,
+            tools=tools,
+            max_turns=max_turns,
+            tool_timeout=tool_timeout,
+            **params,
+        )
+        return SyncToolRun(self._runner, run, self._runs)
 
     def list_chat_completions(
         self,
@@ -743,6 +850,7 @@ class Sudo(AbstractContextManager["Sudo"]):
         )
         self._runner = _Runner(backend, self._client)
         self._streams: weakref.WeakSet[_BlockingStream] = weakref.WeakSet()
+        self._runs = self._runner.runs
         self.router = Router(self)
         self.responses = Responses(self)
 
@@ -755,8 +863,8 @@ class Sudo(AbstractContextManager["Sudo"]):
         return repr(self._client).replace("AsyncSudo", "Sudo", 1)
 
     def close(self) -> None:
-        """Close open streams, the connection pool and the helper thread."""
-        self._runner.close(list(self._streams))
+        """Close open streams and tool runs, the connection pool and the helper thread."""
+        self._runner.close([*self._runs, *self._streams])
 
     def __exit__(
         self,

@@ -43,9 +43,8 @@ class CallOptions(TypedDict, total=False):
     """JSON fields to add to (or override in) the request body."""
 
 
-class ParseParams(CallOptions, total=False):
-    """Optional parameters of a chat completion but ``response_format`` (``parse()``
-    takes a type for it)."""
+class _ChatBaseParams(CallOptions, total=False):
+    """Optional parameters of a chat completion but ``tools`` and ``response_format``."""
 
     audio: AudioParameters | Mapping[str, Any] | None
     frequency_penalty: float | None
@@ -67,10 +66,23 @@ class ParseParams(CallOptions, total=False):
     stream_options: StreamOptions | Mapping[str, Any] | None
     temperature: float | None
     tool_choice: str | ToolChoice | Mapping[str, Any] | None
-    tools: Sequence[Tool | Mapping[str, Any]] | None
     top_logprobs: int | None
     top_p: float | None
     user: str | None
+
+
+class ParseParams(_ChatBaseParams, total=False):
+    """Optional parameters of a chat completion but ``response_format`` (``parse()``
+    takes a type for it)."""
+
+    tools: Sequence[Tool | Mapping[str, Any]] | None
+
+
+class ToolRunParams(_ChatBaseParams, total=False):
+    """Optional parameters of a tool loop's requests: a chat completion's but ``tools``
+    (``run_tools()`` takes functions for it) and ``stream`` (every turn streams)."""
+
+    response_format: ResponseFormat | Mapping[str, Any] | None
 
 
 class ChatParams(ParseParams, total=False):

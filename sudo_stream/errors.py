@@ -19,7 +19,9 @@
     │                                  type, larger than max_response_size)
     ├── InvalidRequestError            a request the client itself cannot send as given
     │                                  (also a ValueError; never retried)
-    └── StreamError                    something wrong inside a stream; carries ``.partial``
+    ├── StreamError                    something wrong inside a stream; carries ``.partial``
+    └── MaxTurnsExceededError          a tool loop used its ``max_turns`` while the model
+                                       still asked for tools; carries ``.messages``
 
 Foreign errors (httpx, msgspec) are translated at the boundary with ``raise ... from exc``.
 The seed SDK's names stay importable: ``ErrorResponse`` and ``SudoDefaultError`` are
@@ -29,7 +31,7 @@ The seed SDK's names stay importable: ``ErrorResponse`` and ``SudoDefaultError``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -51,6 +53,7 @@ __all__ = [
     "ErrorResponse",
     "InternalServerError",
     "InvalidRequestError",
+    "MaxTurnsExceededError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -273,6 +276,26 @@ class StreamError(SudoError):
         self.partial = partial
         self.partial_response = partial_response
         self.error = error
+
+
+class MaxTurnsExceededError(SudoError):
+    """A tool loop (``router.run_tools``) asked the model ``max_turns`` times and it
+    still asked for tools. The calls of the last turn were run: ``messages`` is the whole
+    conversation so far (the input, every assistant turn and every tool message), ready to
+    be sent again to carry on; ``completion`` is the last turn's answer."""
+
+    max_turns: int
+    messages: list[Any]
+    completion: ChatCompletion
+
+    def __init__(self, max_turns: int, *, messages: list[Any], completion: ChatCompletion) -> None:
+        super().__init__(
+            f"the model still asked for tools after max_turns={max_turns} turns "
+            "(raise max_turns, or carry on with .messages)"
+        )
+        self.max_turns = max_turns
+        self.messages = messages
+        self.completion = completion
 
 
 ErrorResponse = APIStatusError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from ._params import (
     ChatParams,
     ImageParams,
     ParseParams,
+    ToolRunParams,
     check_chat,
     check_image,
     check_metadata,
@@ -24,6 +25,7 @@ from ._params import (
 )
 from ._parsed_stream import ParsedChatStream
 from ._stream import ChatStream, StreamRequest
+from ._tool_loop import ToolRun, check_limits, function_tools
 from .models.completion import ChatCompletion
 from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
@@ -41,6 +43,7 @@ from .models.stored import (
     ListPage,
     StoredMessage,
 )
+from .tools import FunctionTool
 
 if TYPE_CHECKING:
     from .client import AsyncSudo
@@ -253,10 +256,15 @@ class AsyncRouter:
         """
         if stream is not True:
             raise ValueError("create_streaming() takes stream=True; use create() otherwise")
+        return self._stream_request("create_streaming", messages, model, params)
+
+    def _stream_request(
+        self, operation: str, messages: Any, model: Any, params: Mapping[str, Any]
+    ) -> StreamRequest[Any]:
         shape = params.get("response_format")
         if isinstance(shape, type):
             params = {**params, "response_format": structured.response_format(shape)}
-        content, options = chat_content("create_streaming", messages, model, True, params)
+        content, options = chat_content(operation, messages, model, True, params)
         # Without [DONE], the stream is whole once this many choices have finished.
         choices = (options.get("extra_body") or {}).get("n", params.get("n"))
         choices = choices if isinstance(choices, int) and choices > 0 else 1
@@ -266,6 +274,48 @@ class AsyncRouter:
             return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, parsed))
         plain = partial(ChatStream, choices=choices)
         return StreamRequest(lambda: open_stream(_CHAT_PATH, content, options, plain))
+
+    def run_tools(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        tools: Sequence[FunctionTool[Any] | Callable[..., Any]],
+        max_turns: int = 10,
+        tool_timeout: float | None = None,
+        **params: Unpack[ToolRunParams],
+    ) -> ToolRun:
+        """Run a tool loop: stream a turn, run the tools the model asks for, send their
+        results back, and again until the model answers without tool calls.
+
+        ``tools`` are :func:`~sudo_stream.tool` functions (a plain function is made one).
+        Use the result as ``async with ... as run:``; ``async for event in run`` gives
+        each turn's :class:`TurnStarted`, its stream events as they arrive, and a
+        :class:`ToolCallResult` per call as soon as it is done (the calls of a turn run
+        at once); ``await run.final_result()`` gives the last answer and the whole
+        conversation (:class:`ToolRunResult`).
+
+        A call that cannot give a result (an unknown tool, arguments that do not fit, an
+        exception, more than ``tool_timeout`` seconds) goes back to the model as an error
+        result. After ``max_turns`` turns still asking for tools (their calls run),
+        :class:`~sudo_stream.MaxTurnsExceededError` is raised. ``tool_choice`` and
+        ``parallel_tool_calls`` are sent as given, on every turn; ``n`` must be 1.
+        """
+        functions = function_tools(tools)
+        check_limits(max_turns, tool_timeout)
+        extra_n = (params.get("extra_body") or {}).get("n")
+        for n in (params.get("n"), extra_n):
+            if n is not None and n != 1:
+                raise ValueError(f"run_tools() takes one answer per turn: n must be 1, got n={n!r}")
+        fields = {**params, "tools": [function.definition for function in functions.values()]}
+        self._stream_request("run_tools", messages, model, fields)  # checked before it runs
+        return ToolRun(
+            lambda conversation: self._stream_request("run_tools", conversation, model, fields),
+            messages=messages,
+            tools=functions,
+            max_turns=max_turns,
+            tool_timeout=tool_timeout,
+        )
 
     def list_chat_completions(
         self,

@@ -16,7 +16,8 @@ docstring, and a call that decodes the model's arguments into the annotated type
 Arguments that are not valid for the signature, and an exception raised by the function,
 come back as a :class:`ToolResult` with ``is_error`` set and a message meant for the
 model, never as an exception in the app: the model can correct itself. A sync function
-runs in a worker thread, so that it cannot stall the event loop.
+runs in a worker thread, so that it cannot stall the event loop; a call cancelled while
+it runs returns at once and leaves the thread to finish alone (no thread can be stopped).
 """
 
 from __future__ import annotations
@@ -100,7 +101,11 @@ class FunctionTool(Generic[R]):
             if self._is_async:
                 result: Any = await self.function(**kwargs)  # type: ignore[misc]
             else:
-                result = await anyio.to_thread.run_sync(lambda: self.function(**kwargs))
+                # A call cancelled (a timeout, the app leaving) returns at once; the
+                # thread, which nothing can stop, is left to finish on its own.
+                result = await anyio.to_thread.run_sync(
+                    lambda: self.function(**kwargs), abandon_on_cancel=True
+                )
         except Exception as exc:
             return ToolResult(f"error: {self.name} raised {type(exc).__name__}: {exc}", is_error=True)
         if isinstance(result, str):

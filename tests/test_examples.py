@@ -48,6 +48,7 @@ class Run:
 RUNS = {
     "stream_text": Run("stream_text.py"),
     "tool_calls": Run("tool_calls.py"),
+    "tool_runner": Run("tool_runner.py"),
     "many_streams": Run("many_streams.py", ("--count", "300", "--concurrency", "50")),
     "many_streams_trio": Run("many_streams.py", ("--count", "50", "--backend", "trio")),
     "trio_app": Run("trio_app.py"),
@@ -110,6 +111,17 @@ def test_tool_calls() -> None:
     assert 'get_weather returned {"city": "Tokyo", "celsius": 17, "sky": "cloudy"}' in out
     assert "It is sunny and 21 degrees in Paris, and cloudy and 17 degrees in Tokyo." in out
     assert "the second request sent 4 messages" in out
+
+
+def test_tool_runner() -> None:
+    out = run_example("tool_runner")
+    weather = '{"city":"Paris","celsius":21,"sky":"sunny"}'
+    assert '[turn 1]\n-> get_weather {"city": "Paris"}\n-> population {"city": "Paris"}\n' in out
+    # the two calls ran at once: their results come in the order they end, either way
+    assert f"   get_weather returned {weather}\n" in out
+    assert "   population returned 2102650\n" in out
+    assert f"[turn 2]\nThe tools answered: get_weather said {weather}; population said 2102650.\n" in out
+    assert "(2 turns; the conversation: user, assistant, tool, tool, assistant)" in out
 
 
 def test_many_streams() -> None:
@@ -246,6 +258,12 @@ SCRIPTS: dict[str, Script] = {
         script_reasoning, ("Try 7", "so it is not prime.", "finished: stop", "tokens")
     ),
     "tools": Script(script_tools, ('{"city": "Paris"}', "It is sunny and 21 degrees in Paris.")),
+    # the fake server's own model: a call to the first tool, then an answer that repeats it
+    "tool_loop": Script(
+        lambda server: None,
+        ('-> get_weather({"city":"text"})', '<- get_weather: {"city":"text","celsius":21}',
+         'The tools answered: get_weather said {"city":"text","celsius":21}.', "4 messages"),
+    ),
     "unauthorized": Script(script_unauthorized, ("check SUDO_API_KEY: HTTP 401",)),
     "stall": Script(script_stall, ("gave up (idle bound, 1 s) after ' fox jumps'",)),
     "stored": Script(script_stored, ("chatcmpl-stored0", "question 2")),

@@ -234,6 +234,87 @@ async def test_default_stream_reply(client: httpx.AsyncClient) -> None:
     assert usage_chunk["usage"]["total_tokens"] > 0
 
 
+WEATHER_TOOLS = [
+    {"type": "function", "function": {"name": "noop", "parameters": {"type": "object", "properties": {}}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"enum": ["C", "F"]},
+                    "days": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                },
+                "required": ["city", "unit", "days"],
+                "additionalProperties": False,
+            },
+        },
+    },
+]
+
+
+@pytest.mark.anyio
+async def test_a_request_with_tools_gets_a_call_whose_arguments_fit_the_schema(
+    client: httpx.AsyncClient,
+) -> None:
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    payload = {"model": "m", "messages": MESSAGES, "tools": WEATHER_TOOLS, "tool_choice": named}
+    body = (await client.post(CHAT, json=payload)).json()
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
+    (call,) = choice["message"]["tool_calls"]
+    assert call["type"] == "function" and call["id"]
+    assert call["function"]["name"] == "get_weather"  # the one tool_choice names
+    arguments = json.loads(call["function"]["arguments"])
+    assert arguments == {"city": "text", "unit": "C", "days": 1}
+    assert body["usage"]["completion_tokens"] > 0
+    # streamed: the same call in argument fragments, and the first tool without tool_choice
+    del payload["tool_choice"]
+    chunks = sse_json((await client.post(CHAT, json={**payload, "stream": True})).content)
+    assembled = testing.completion_from_chunks(chunks)["choices"][0]
+    assert assembled["finish_reason"] == "tool_calls"
+    assert [c["function"] for c in assembled["message"]["tool_calls"]] == [
+        {"name": "noop", "arguments": "{}"}
+    ]
+
+
+@pytest.mark.anyio
+async def test_after_tool_results_the_answer_repeats_them(client: httpx.AsyncClient) -> None:
+    call = {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    messages = [
+        *MESSAGES,
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_9", "content": '{"celsius": 21}'},
+    ]
+    payload = {"model": "m", "messages": messages, "tools": WEATHER_TOOLS, "stream": True}
+    chunks = sse_json((await client.post(CHAT, json=payload)).content)
+    assembled = testing.completion_from_chunks(chunks)["choices"][0]
+    assert assembled["finish_reason"] == "stop"
+    assert assembled["message"]["content"] == 'The tools answered: get_weather said {"celsius": 21}.'
+
+
+@pytest.mark.anyio
+async def test_tool_choice_none_and_a_script_come_before_the_call(
+    server: testing.FakeSudoServer, client: httpx.AsyncClient
+) -> None:
+    payload = {"model": "m", "messages": MESSAGES, "tools": WEATHER_TOOLS, "tool_choice": "none"}
+    body = (await client.post(CHAT, json=payload)).json()
+    assert body["choices"][0]["message"]["content"] == testing.DEFAULT_REPLY
+    server.enqueue(testing.JSON(testing.completion_from_chunks(testing.text_chunks("scripted"))))
+    del payload["tool_choice"]
+    body = (await client.post(CHAT, json=payload)).json()
+    assert body["choices"][0]["message"]["content"] == "scripted"  # the script comes first
+    unknown = {"type": "function", "function": {"name": "nope"}}  # obeyed, with no arguments
+    body = (await client.post(CHAT, json={**payload, "tool_choice": unknown})).json()
+    assert body["choices"][0]["message"]["tool_calls"][0]["function"] == {
+        "name": "nope",
+        "arguments": "{}",
+    }
+
+
 @pytest.mark.anyio
 async def test_scripted_stream_in_pieces_with_raw_items(
     server: testing.FakeSudoServer, client: httpx.AsyncClient

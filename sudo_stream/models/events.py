@@ -108,6 +108,29 @@ class Finished(_Event, frozen=True, gc=False, tag="finished"):
     finish_reason: str
 
 
+class TurnStarted(_Event, frozen=True, gc=False, tag="turn_started"):
+    """A tool loop (``router.run_tools``) asks the model again: ``turn`` counts from 1.
+    The turn's stream events follow."""
+
+    turn: int
+
+
+class ToolCallResult(_Event, frozen=True, gc=False, tag="tool_call_result"):
+    """A tool loop ran one of the model's tool calls; ``content`` is what goes back to
+    the model. ``index`` and ``id`` are those of the call (``ToolCallDone``).
+
+    ``is_error`` is set when the call could not give a result: an unknown tool, arguments
+    that do not fit its signature, an exception, a timeout. ``content`` then says what went
+    wrong, for the model to correct itself.
+    """
+
+    index: int
+    id: str
+    name: str
+    content: str
+    is_error: bool
+
+
 class _ArgumentSource(Protocol):
     """What a ``ToolArgumentsDelta`` asks for its partial arguments (the assembler's call
     state): the best-effort value of the first ``upto`` argument fragments."""
@@ -201,3 +224,20 @@ StreamEvent = Union[
     Finished,
 ]
 """Any event ``StreamAssembler.add`` or ``close`` returns."""
+
+
+ToolRunEvent = Union[
+    TurnStarted,
+    TextDelta,
+    ReasoningDelta,
+    RefusalDelta,
+    ToolCallStarted,
+    ToolArgumentsDelta,
+    ToolCallDone,
+    LogprobsDelta,
+    UsageReceived,
+    Finished,
+    ToolCallResult,
+]
+"""Any event a tool loop (``router.run_tools``) yields: its turns' stream events, each
+turn announced by ``TurnStarted``, and a ``ToolCallResult`` per tool call it ran."""

@@ -15,6 +15,11 @@ asyncio and trio, and it imports no HTTP client::
 Blocking code uses ``with testing.serve_in_thread() as server:``; a terminal uses
 ``python -m sudo_stream.testing --port 8000``.
 
+Without a script, a chat request gets ``DEFAULT_REPLY``; one with ``tools`` gets a call to
+the first (or the one ``tool_choice`` names) with arguments that fit its schema, and after
+tool results an answer that repeats them; one with a ``json_schema`` response format, an
+instance of the schema.
+
 Scripted responses: :class:`Stream` (with :class:`StallItem` and :class:`Drop` items for
 mid-stream faults), :class:`JSON`, :class:`Error`, :class:`Stall`, :class:`Drop`,
 :class:`Endless`, :class:`Raw`. Chunk builders: :func:`text_chunks`,

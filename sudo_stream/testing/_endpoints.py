@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._chunks import completion_from_chunks, new_id, text_chunks
+from ._chunks import completion_from_chunks, new_id, text_chunks, tool_call_chunks
 from ._responses import JSON, ScriptedResponse, Stall, Stream
 from ._store import CompletionStore
 
@@ -166,11 +166,68 @@ def schema_instance(schema: Any, defs: Any = None, depth: int = 0) -> Any:
     return {"string": "text", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
 
 
+def _function_tools(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's function tools: name -> parameters schema (None if it has none)."""
+    tools = request.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise ValueError("'tools' must be an array.")
+    found: dict[str, Any] = {}
+    for tool in tools or ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            found[function["name"]] = function.get("parameters")
+    return found
+
+
+def _tool_to_call(request: Mapping[str, Any], messages: Sequence[Any]) -> tuple[str, str] | None:
+    """The call the fake model makes, ``(name, arguments)``, or None when it answers in
+    text: it calls a tool when it has tools, may call them (``tool_choice`` is not
+    ``"none"``) and has not just been given tool results. The tool is the first, or the
+    one ``tool_choice`` names; the arguments an instance of its parameters' schema (``{}``
+    for a tool without one)."""
+    tools = _function_tools(request)
+    choice = request.get("tool_choice")
+    if not tools or choice == "none" or (messages and messages[-1].get("role") == "tool"):
+        return None
+    name = next(iter(tools))
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        name = function["name"]  # obeyed as it is, even naming no tool of the request
+    arguments = schema_instance(tools.get(name))
+    if not isinstance(arguments, dict):  # parameters that are not an object schema
+        arguments = {}
+    return name, json.dumps(arguments, separators=(",", ":"))
+
+
+def _tool_results_reply(messages: Sequence[Any]) -> str:
+    """The answer after tool results: it repeats them, each under its tool's name."""
+    names: dict[Any, str] = {}
+    for message in messages:
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                names[call.get("id")] = str(call["function"].get("name"))
+    results = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        content = message.get("content")
+        if not isinstance(content, str):
+            content = json.dumps(content)
+        results.append(f"{names.get(message.get('tool_call_id'), 'a tool')} said {content}")
+    return "The tools answered: " + "; ".join(reversed(results)) + "."
+
+
 def create_completion(body: Any, reply: str) -> ChatAnswer:
-    """``POST /v1/chat/completions`` without a scripted response: the default reply."""
+    """``POST /v1/chat/completions`` without a scripted response: the default reply, a
+    call to a tool when the request has tools, an answer that repeats the tools' results
+    after them, an instance of the schema of a ``json_schema`` response format."""
     request = _object(body)
     model = _required_str(request, "model")
     messages = _messages(request)
+    call = _tool_to_call(request, messages)
+    if messages and messages[-1]["role"] == "tool":
+        reply = _tool_results_reply(messages)
     schema = _json_schema(request.get("response_format"))
     if schema is not None:  # structured outputs: an instance of the schema it was sent,
         # spaced as models write JSON, so that it streams in word-sized pieces
@@ -187,10 +244,16 @@ def create_completion(body: Any, reply: str) -> ChatAnswer:
     cid, created, tokens = new_id("chatcmpl"), int(time.time()), _prompt_tokens(messages)
 
     def reply_chunks(include_usage: bool) -> list[dict[str, Any]]:
-        single = text_chunks(
-            reply, model=model, id=cid, created=created, prompt_tokens=tokens,
-            include_usage=include_usage,
-        )  # fmt: skip
+        if call is not None:
+            single = tool_call_chunks(
+                call[0], call[1], model=model, id=cid, created=created, prompt_tokens=tokens,
+                include_usage=include_usage,
+            )  # fmt: skip
+        else:
+            single = text_chunks(
+                reply, model=model, id=cid, created=created, prompt_tokens=tokens,
+                include_usage=include_usage,
+            )  # fmt: skip
         return _fan_out(single, n, tier)
 
     chunks = reply_chunks(usage)
