@@ -4,7 +4,8 @@
 their arguments stream, and a one-line summary at the end (on stderr). ``--json`` prints
 the chunks as JSON lines instead; ``--schema FILE`` asks for an object matching a JSON
 Schema and prints it, checked, as JSON; ``-`` reads the prompt from standard input. ``models``
-lists the models. ``batch INPUT OUTPUT`` sends a batch file's requests (resumably: see
+lists the models. ``respond PROMPT`` streams a response of the Responses API the same
+way (reasoning summaries dimmed, function calls as their arguments stream). ``batch INPUT OUTPUT`` sends a batch file's requests (resumably: see
 :mod:`sudo_stream.batch`), with progress and a report on stderr.
 
 Without ``SUDO_API_KEY`` (and without a server URL), or with ``--offline``, it starts the
@@ -149,6 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
         "outputs): the answer streams on stderr, the object is printed on stdout",
     )
 
+    respond = sub.add_parser(
+        "respond",
+        parents=[common],
+        help="stream a response (the Responses API)",
+        description="Stream a response of the Responses API (POST /v1/responses).",
+    )
+    respond.add_argument("prompt", help="the input, or - to read it from standard input")
+    respond.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
+    respond.add_argument("-i", "--instructions", help="instructions (a system message)")
+    respond.add_argument(
+        "-r", "--reasoning", choices=("minimal", "low", "medium", "high"),
+        help="reasoning effort (its summary is shown dimmed)",
+    )  # fmt: skip
+    respond.add_argument("-t", "--temperature", type=float, help="sampling temperature")
+    respond.add_argument("--max-tokens", type=int, help="max_output_tokens")
+    respond.add_argument("--json", action="store_true", help="print the events as JSON lines")
+    respond.set_defaults(schema=None)
+
     models = sub.add_parser(
         "models", parents=[common], help="list the models", description="List the models."
     )
@@ -279,6 +298,43 @@ class Renderer:
         elif isinstance(event, Finished) and event.choice_index == 0:
             self.finish_reason = event.finish_reason
 
+    def response_event(self, event: Any) -> None:
+        """Render one event of a Responses stream: text as it is, reasoning summaries
+        dimmed, refusals, and each function call while its arguments stream."""
+        from .models import response_events as ev
+        from .models.responses import FunctionToolCall
+
+        kind = type(event)
+        if kind is ev.ResponseTextDeltaEvent:
+            self._token()
+            self._enter("text")
+            self._write(self._model_text(("text", event.output_index, event.content_index), event.delta))
+        elif kind is ev.ResponseReasoningSummaryTextDeltaEvent:
+            self._token()
+            self._enter("reasoning", "thinking: ", DIM)
+            source = ("reasoning", event.output_index, event.summary_index)
+            self._write(self._model_text(source, event.delta), DIM)
+        elif kind is ev.ResponseRefusalDeltaEvent:
+            self._token()
+            self._enter("refusal", "refusal: ", YELLOW)
+            source = ("refusal", event.output_index, event.content_index)
+            self._write(self._model_text(source, event.delta), YELLOW)
+        elif kind is ev.ResponseOutputItemAddedEvent and isinstance(event.item, FunctionToolCall):
+            self._token()
+            self._enter("tools")
+            self._close_call()
+            self._write(f"tool call: {terminal_safe(event.item.name or '?')}(", CYAN)
+            self.open_call = (0, event.output_index)
+        elif kind is ev.ResponseFunctionCallArgumentsDeltaEvent:
+            self._token()
+            self._enter("tools")
+            self._write(self._model_text(("tool", 0, event.output_index), event.delta), CYAN)
+        elif (
+            kind is ev.ResponseFunctionCallArgumentsDoneEvent
+            and self.open_call == (0, event.output_index)
+        ):
+            self._close_call()
+
     def close(self) -> None:
         """End the output on a fresh line (also after an error or an interruption)."""
         self._close_call()
@@ -408,6 +464,52 @@ def _read_schema(path: str) -> dict[str, Any]:
     return {"name": name or "schema", "schema": schema, "strict": True}
 
 
+async def respond(sudo: AsyncSudo, args: argparse.Namespace, prompt: str) -> None:
+    """Stream a response to ``prompt`` to stdout; the summary goes to stderr."""
+    import msgspec
+
+    params: dict[str, Any] = {}
+    if args.instructions:
+        params["instructions"] = args.instructions
+    if args.reasoning:
+        params["reasoning"] = {"effort": args.reasoning, "summary": "auto"}
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        params["max_output_tokens"] = args.max_tokens
+    out = sys.stdout
+    started = time.perf_counter()
+    try:  # the arguments are checked here, before anything is sent
+        request = sudo.responses.create_streaming(model=args.model, input=prompt, **params)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    async with request as stream:
+        if args.json:
+            encode = msgspec.json.Encoder().encode
+            async for event in stream:
+                out.write(_json_line(encode(event)))
+                out.flush()
+            return
+        renderer = Renderer(out, color=_use_color(out))
+        try:
+            async for event in stream:
+                renderer.response_event(event)
+        finally:
+            renderer.close()
+        response = await stream.final_response()
+    usage = response.usage
+    parts = [terminal_safe(response.model or args.model), terminal_safe(response.status or "?")]
+    reason = response.incomplete_details.reason if response.incomplete_details else None
+    if reason:
+        parts[-1] += f" ({terminal_safe(reason)})"
+    parts.append(f"{usage.output_tokens} tokens" if usage else f"{renderer.deltas} deltas")
+    if renderer.first_token_at is not None:
+        parts.append(f"first token {(renderer.first_token_at - started) * 1000:.0f} ms")
+    utf8 = (sys.stderr.encoding or "").lower().replace("-", "") == "utf8"
+    line = (" · " if utf8 else " | ").join(parts)
+    print(f"{DIM}{line}{RESET}" if _use_color(sys.stderr) else line, file=sys.stderr)
+
+
 async def list_models(sudo: AsyncSudo, args: argparse.Namespace) -> None:
     """Print the models, one a line (id and owner)."""
     import msgspec
@@ -479,6 +581,13 @@ async def run(args: argparse.Namespace, prompt: str | None) -> None:
                     OFFLINE_REPLY, reasoning=OFFLINE_THOUGHT, model=args.model
                 )
                 server.enqueue(testing.Stream(chunks, delay=OFFLINE_DELAY))
+            elif args.command == "respond":
+                events = testing.response_events(
+                    OFFLINE_REPLY, reasoning=OFFLINE_THOUGHT, model=args.model
+                )
+                server.enqueue(
+                    testing.response_stream(events, delay=OFFLINE_DELAY), path="/v1/responses"
+                )
             api_key, server_url = None, server.url
         try:
             sudo = AsyncSudo(api_key=api_key, server_url=server_url, **options)
@@ -488,6 +597,9 @@ async def run(args: argparse.Namespace, prompt: str | None) -> None:
         if args.command == "chat":
             assert prompt is not None
             await chat(sudo, args, prompt)
+        elif args.command == "respond":
+            assert prompt is not None
+            await respond(sudo, args, prompt)
         elif args.command == "batch":
             await run_batch(sudo, args)
         else:
@@ -561,7 +673,7 @@ async def _main(args: argparse.Namespace, prompt: str | None) -> int:
 
 
 def _read_prompt(args: argparse.Namespace) -> str | None:
-    if args.command != "chat":
+    if args.command not in ("chat", "respond"):
         return None
     prompt: str = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():

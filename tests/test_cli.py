@@ -663,3 +663,64 @@ def test_bad_schema_files_exit_2(
     assert one_line(err).startswith(f"sudo-stream: error: --schema {path}: ") and expected in err
     code, _, err = invoke(capsys, "chat", "--schema", str(path), "--json", "--offline", "hi")
     assert code == cli.EXIT_USAGE and "choose one" in err
+
+
+# -- respond: the Responses API ---------------------------------------------------------------
+
+
+def test_respond_offline_streams_reasoning_then_text() -> None:
+    result = run_cli("respond", "-r", "low", "Why stream?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"thinking: {cli.OFFLINE_THOUGHT}\n\n")
+    assert cli.OFFLINE_REPLY in result.stdout
+    note, summary = result.stderr.splitlines()
+    assert "embedded fake server" in note
+    assert re.match(r"^\S+ · completed · \d+ tokens · first token \d+ ms$", summary), summary
+
+
+def test_respond_renders_function_calls_and_sends_the_options(
+    server: testing.FakeSudoServer, online: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = testing.response_events(
+        None, function_calls=[("get_weather", '{"city": "Paris"}')], fragment_size=3
+    )
+    server.enqueue(testing.response_stream(events), path="/v1/responses")
+    code, out, err = invoke(
+        capsys, "respond", "hi", "-i", "Be brief.", "--max-tokens", "50", "-t", "0.5",
+        "--server-url", online,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out == 'tool call: get_weather({"city": "Paris"})\n'
+    sent = server.requests[-1].json()
+    assert sent["instructions"] == "Be brief." and sent["max_output_tokens"] == 50
+    assert sent["temperature"] == 0.5 and sent["stream"] is True and sent["input"] == "hi"
+
+
+def test_respond_json_prints_the_events(
+    server: testing.FakeSudoServer, online: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = testing.response_events("Two words.")
+    server.enqueue(testing.response_stream(events), path="/v1/responses")
+    code, out, err = invoke(capsys, "respond", "--json", "hi", "--server-url", online)
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["type"] for line in lines] == [event["type"] for event in events]
+    assert [line["sequence_number"] for line in lines] == list(range(len(events)))
+
+
+def test_respond_failed_stream_is_one_line_and_exit_1(
+    server: testing.FakeSudoServer, online: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = (Path(__file__).parent / "data" / "responses" / "failed.sse").read_bytes()
+    server.enqueue(testing.Stream([body], done=False), path="/v1/responses")
+    code, _, err = invoke(capsys, "respond", "hi", "--server-url", online, "--retries", "0")
+    assert code == cli.EXIT_ERROR
+    assert "sudo-stream: error: StreamError: " in err and "Traceback" not in err
+
+
+def test_respond_bad_option_is_a_usage_error(
+    online: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = invoke(capsys, "respond", "hi", "-t", "9", "--server-url", online)
+    assert code == cli.EXIT_USAGE and out == ""
+    assert "temperature" in one_line(err)

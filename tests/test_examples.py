@@ -61,6 +61,7 @@ RUNS = {
     "blocking": Run("blocking.py"),
     "batch_run": Run("batch_run.py", ("--count", "300")),
     "structured": Run("structured.py"),
+    "responses": Run("responses.py"),
 }
 
 
@@ -103,6 +104,18 @@ def test_structured() -> None:
     ]  # each once, in order, as it completed
     assert lines[6] == "  step (2 min): Whisk the flour, sugar and salt."
     assert lines[-1].startswith("Fluffy pancakes: serves 4, 20 minutes (")
+
+
+def test_responses() -> None:
+    out = run_example("responses").splitlines()
+    assert out[1:4] == [
+        "Try small primes: 1001 / 7 = 143, and 143 = 11 × 13.",
+        "",
+        "No: 1001 = 7 × 11 × 13.",
+    ]  # the reasoning summary first, then the answer, from the typed events
+    assert out[4] == "[completed, 22 tokens, output: ReasoningItem, OutputMessage]"
+    assert out[5] == "Yes: 1009 is prime."
+    assert out[-1] == "(the second request sent its input as: user, reasoning, message, user)"
 
 
 def test_tool_calls() -> None:
