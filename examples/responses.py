@@ -52,8 +52,8 @@ async def main() -> None:
     async with testing.FakeSudoServer() as server:
         print(f"(no SUDO_API_KEY: the fake server at {server.url} plays the model)")
         first = testing.response_events(
-            "No: 1001 = 7 × 11 × 13.",
-            reasoning="Try small primes: 1001 / 7 = 143, and 143 = 11 × 13.",
+            "No: 1001 = 7 * 11 * 13.",
+            reasoning="Try small primes: 1001 / 7 = 143, and 143 = 11 * 13.",
             model=MODEL,
         )
         second = testing.response_events("Yes: 1009 is prime.", model=MODEL)

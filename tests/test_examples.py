@@ -109,9 +109,9 @@ def test_structured() -> None:
 def test_responses() -> None:
     out = run_example("responses").splitlines()
     assert out[1:4] == [
-        "Try small primes: 1001 / 7 = 143, and 143 = 11 × 13.",
+        "Try small primes: 1001 / 7 = 143, and 143 = 11 * 13.",
         "",
-        "No: 1001 = 7 × 11 × 13.",
+        "No: 1001 = 7 * 11 * 13.",
     ]  # the reasoning summary first, then the answer, from the typed events
     assert out[4] == "[completed, 22 tokens, output: ReasoningItem, OutputMessage]"
     assert out[5] == "Yes: 1009 is prime."
