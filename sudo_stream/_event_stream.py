@@ -347,6 +347,7 @@ async def open_event_stream(
     build: Callable[[], httpx.Request],
     make_stream: Callable[..., E],
     *,
+    call: str = "the stream",
     timeout: Timeout,  # noqa: ASYNC109 (a Timeout of several bounds)
     retries: RetryConfig,
     max_event_size: int,
@@ -354,7 +355,7 @@ async def open_event_stream(
 ) -> E:
     """Send a streaming request (with retries until the first event) and return the
     stream ``make_stream`` makes of the response (it takes :class:`EventStream`'s
-    arguments).
+    arguments); ``call`` names it in the logs.
 
     The ``total`` bound covers the opening too: connecting, every attempt and every
     back-off sleep between them.
@@ -393,9 +394,9 @@ async def open_event_stream(
         return stream
 
     if total_at is None:
-        return await call_with_retries(attempt, retries)
+        return await call_with_retries(attempt, retries, call=call)
     # Reads are bounded by the deadline already; this scope bounds connecting and writing.
     with anyio.CancelScope(deadline=anyio.current_time() + (total_at - started)) as scope:
-        return await call_with_retries(attempt, retries, total_at)
+        return await call_with_retries(attempt, retries, total_at, call=call)
     assert scope.cancelled_caught
     raise APITimeoutError("total", timeout.total, "while opening the stream")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
 import random
 import time
@@ -18,10 +19,13 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     StreamError,
+    SudoError,
     TLSCertificateError,
 )
 
 T = TypeVar("T")
+
+logger = logging.getLogger("sudo_stream")
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -87,18 +91,26 @@ def backoff_seconds(policy: RetryConfig, retry_number: int, exc: BaseException |
 
 
 async def call_with_retries(
-    attempt: Callable[[], Awaitable[T]], policy: RetryConfig, deadline: float | None = None
+    attempt: Callable[[], Awaitable[T]],
+    policy: RetryConfig,
+    deadline: float | None = None,
+    *,
+    call: str = "the call",
 ) -> T:
     """Run ``attempt`` until it succeeds, fails for good, or the policy gives up.
 
     No retry starts after the policy's ``max_elapsed_time``: a retry whose back-off sleep
     would end past it is not made, and the last error is raised at once. ``deadline``
     (``time.monotonic()`` seconds) is the call's ``total`` bound, kept the same way.
+
+    Each retry, and a call that fails for good, is one INFO line on the ``sudo_stream``
+    logger; ``call`` names the call there (``POST /v1/chat/completions``).
     """
+    schedule = None
     try:
         if policy.attempts == 1:
             return await attempt()
-        schedule = _Schedule(policy, deadline)
+        schedule = _Schedule(policy, deadline, call)
 
         async def attempt_in_time() -> T:
             schedule.check_in_time()
@@ -106,9 +118,21 @@ async def call_with_retries(
 
         return await schedule.retrying()(attempt_in_time)
     except RetryableStreamError as exc:  # out of attempts: a plain StreamError to the caller
-        raise StreamError(
+        failure = StreamError(
             exc.message, partial=exc.partial, error=exc.error, partial_response=exc.partial_response
-        ) from None
+        )
+        _log_failure(call, failure, schedule)
+        raise failure from None
+    except SudoError as exc:
+        _log_failure(call, exc, schedule)
+        raise
+
+
+def _log_failure(call: str, exc: SudoError, schedule: _Schedule | None) -> None:
+    if logger.isEnabledFor(logging.INFO):
+        attempts = schedule.attempts if schedule is not None else 1
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        logger.info("%s failed%s: %s: %s", call, tries, type(exc).__name__, exc.message)
 
 
 class _Schedule:
@@ -119,10 +143,12 @@ class _Schedule:
     drawn once per retry here, so that both see the same value on every version.
     """
 
-    def __init__(self, policy: RetryConfig, deadline: float | None) -> None:
+    def __init__(self, policy: RetryConfig, deadline: float | None, call: str) -> None:
         self.policy = policy
         self.limit = time.monotonic() + policy.backoff.max_elapsed_time / 1000.0
         self.deadline = deadline
+        self.call = call
+        self.attempts = 0
         self._drawn: tuple[int, float] = (0, 0.0)
         self._last_error: BaseException | None = None
 
@@ -132,8 +158,25 @@ class _Schedule:
             stop=self.stop,
             wait=self.sleep_before_retry,
             retry=tenacity.retry_if_exception(lambda exc: is_retryable(exc, self.policy)),
+            before=self.count,
+            before_sleep=self.log_retry,
             reraise=True,
         )
+
+    def count(self, state: tenacity.RetryCallState) -> None:
+        self.attempts = state.attempt_number
+
+    def log_retry(self, state: tenacity.RetryCallState) -> None:
+        """One INFO line per retry: the call, the attempt, why, and the wait."""
+        if not logger.isEnabledFor(logging.INFO) or state.outcome is None:
+            return
+        exc = state.outcome.exception()
+        reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+        wait = self.sleep_before_retry(state)
+        logger.info(
+            "retrying %s (attempt %d of %d) in %.2f s after %s",
+            self.call, state.attempt_number + 1, self.policy.attempts, wait, reason,
+        )  # fmt: skip
 
     def sleep_before_retry(self, state: tenacity.RetryCallState) -> float:
         """The back-off after attempt ``state.attempt_number`` failed (drawn once)."""

@@ -43,6 +43,12 @@ _ERROR_BODY_LIMIT = 1 << 20
 _CLOSE_LIMIT = 1.0  # seconds a shielded close may take
 
 
+def _log_request(request: httpx.Request, started: float, outcome: str) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        elapsed = (time.monotonic() - started) * 1000
+        logger.debug("%s %s: %s in %.0f ms", request.method, request.url, outcome, elapsed)
+
+
 def redact(secret: str | None) -> str:
     """A key as it may appear in reprs and logs: only its last four characters."""
     if not secret:
@@ -323,16 +329,28 @@ class Transport:
         return request
 
     async def send(self, request: httpx.Request, deadline: Deadline) -> httpx.Response:
-        """Send and return the response with its body unread; raise ours on failure."""
+        """Send and return the response with its body unread; raise ours on failure.
+
+        With DEBUG on for the ``sudo_stream.http`` logger, one line per request: method,
+        URL, status, request id and time to the response head (never a header's value:
+        the key stays out of the logs).
+        """
         token = read_deadline.set(deadline)
+        started = time.monotonic()
         try:
-            return await self._client.send(request, stream=True)
+            response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
+            _log_request(request, started, f"failed: {type(exc).__name__}")
             raise_translated(exc, deadline)
         except h11.LocalProtocolError as exc:  # httpcore lets h11's own escape from a body write
             raise_translated(httpx.LocalProtocolError(str(exc), request=request), deadline)
         finally:
             read_deadline.reset(token)
+        if logger.isEnabledFor(logging.DEBUG):
+            request_id = response.headers.get("x-request-id")
+            status = f"HTTP {response.status_code}"
+            _log_request(request, started, status + (f" (request id {request_id})" if request_id else ""))
+        return response
 
     async def read_body(
         self, response: httpx.Response, deadline: Deadline, limit: int, *, cut: bool = False

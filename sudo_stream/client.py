@@ -17,6 +17,7 @@ import msgspec
 from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._deadline import Deadline
 from ._event_stream import S, open_event_stream
+from ._logs import configure_from_environment
 from ._params import CallOptions
 from ._retry import call_with_retries
 from ._tls import CertTypes, TLSSettings, VerifyTypes
@@ -99,6 +100,7 @@ class AsyncSudo:
         cert: CertTypes | None = None,
         system_trust_store: bool = False,
     ) -> None:
+        configure_from_environment()
         tls = TLSSettings.of(verify, cert, system_trust_store)
         if api_key is None:
             api_key = os.environ.get("SUDO_API_KEY")
@@ -263,10 +265,11 @@ class AsyncSudo:
                 ) from exc
             return Answer(value, response, body)
 
+        call = f"{method} {path}"
         if timeout.total is None:
-            return await call_with_retries(attempt, retries)
+            return await call_with_retries(attempt, retries, call=call)
         with anyio.move_on_after(timeout.total) as scope:
-            return await call_with_retries(attempt, retries, total_at)
+            return await call_with_retries(attempt, retries, total_at, call=call)
         assert scope.cancelled_caught
         raise APITimeoutError("total", timeout.total, f"on {method} {path}")
 
@@ -286,6 +289,7 @@ class AsyncSudo:
                 "POST", path, timeout, options, content=content, accept="text/event-stream"
             ),
             make_stream,
+            call=f"POST {path}",
             timeout=timeout,
             retries=retries,
             max_event_size=self._max_event_size,

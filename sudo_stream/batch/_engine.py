@@ -140,7 +140,9 @@ class RequestRunner:
         last: RateLimitError | None = None
         for _ in range(MAX_RATE_LIMITED):
             try:
-                return await call_with_retries(attempt, self._policy)
+                return await call_with_retries(
+                    attempt, self._policy, call=f"batch request {request.custom_id!r}"
+                )
             except _RateLimited as limited:
                 if is_fatal(limited.error):
                     raise limited.error from None
