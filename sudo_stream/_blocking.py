@@ -8,6 +8,7 @@ it is still open then, when the interpreter exits."""
 from __future__ import annotations
 
 import atexit
+import copy
 import os
 import threading
 import warnings
@@ -36,10 +37,12 @@ from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
 from ._tool_loop import ToolRun, ToolRunResult
 from .client import (
+    _KEEP,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_EVENT_SIZE,
     DEFAULT_MAX_RESPONSE_SIZE,
     AsyncSudo,
+    _Keep,
 )
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
@@ -849,6 +852,7 @@ class Sudo(AbstractContextManager["Sudo"]):
             system_trust_store=system_trust_store,
         )
         self._runner = _Runner(backend, self._client)
+        self._derived = False
         self._streams: weakref.WeakSet[_BlockingStream] = weakref.WeakSet()
         self._runs = self._runner.runs
         self.router = Router(self)
@@ -862,8 +866,32 @@ class Sudo(AbstractContextManager["Sudo"]):
     def __repr__(self) -> str:
         return repr(self._client).replace("AsyncSudo", "Sudo", 1)
 
+    def with_options(
+        self,
+        *,
+        retries: RetryLike | _Keep = _KEEP,
+        timeout: TimeoutLike | _Keep = _KEEP,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> Sudo:
+        """This client with other defaults, on the same connections and helper thread (see
+        :meth:`AsyncSudo.with_options`). Closing it closes the streams opened through it;
+        closing this client closes everything (tool runs too)."""
+        twin = copy.copy(self)
+        twin._client = self._client.with_options(
+            retries=retries, timeout=timeout, default_headers=default_headers
+        )
+        twin._derived = True
+        twin._streams = weakref.WeakSet()
+        twin.router = Router(twin)
+        twin.responses = Responses(twin)
+        return twin
+
     def close(self) -> None:
         """Close open streams and tool runs, the connection pool and the helper thread."""
+        if self._derived:  # the connections and the thread are the original client's
+            for stream in list(self._streams):
+                stream.close()
+            return
         self._runner.close([*self._runs, *self._streams])
 
     def __exit__(

@@ -6,6 +6,7 @@ read deadlines."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import ssl
@@ -278,6 +279,18 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(server_url={self.base_url!r}, api_key={redact(self._api_key)})"
+
+    def shared(self, default_headers: Mapping[str, str] | None = None) -> Transport:
+        """A transport on the same HTTP client and connections, with ``default_headers``
+        added over this one's; closing it leaves them open (this one closes them)."""
+        twin = copy.copy(self)
+        twin._owns_client = False
+        twin._ours = None  # not its connections to abandon when it is collected
+        headers = dict(self._headers)
+        for name, value in (default_headers or {}).items():
+            headers[check_header_name(name)] = check_header_value(name, value)
+        twin._headers = headers
+        return twin
 
     async def aclose(self) -> None:
         """Close the HTTP client if we created it (a borrowed one stays open)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 import warnings
@@ -44,6 +45,17 @@ class Answer(Generic[T]):
     value: T
     response: httpx.Response
     body: bytes
+
+
+class _Keep:
+    """The default of an option :meth:`AsyncSudo.with_options` leaves as it is (``None``
+    means something for ``retries``: no retries)."""
+
+    def __repr__(self) -> str:
+        return "<as it is>"
+
+
+_KEEP = _Keep()
 
 
 class AsyncSudo:
@@ -142,6 +154,30 @@ class AsyncSudo:
 
     def __repr__(self) -> str:
         return f"AsyncSudo(server_url={self.server_url!r}, api_key={redact(self._api_key)})"
+
+    def with_options(
+        self,
+        *,
+        retries: RetryLike | _Keep = _KEEP,
+        timeout: TimeoutLike | _Keep = _KEEP,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> AsyncSudo:
+        """This client with other defaults, on the same connections: its own retry policy,
+        time bounds, and ``default_headers`` added over this one's. Closing it leaves the
+        connections open (closing this client closes them, for both)::
+
+            patient = sudo.with_options(timeout=600, retries=5)
+            await patient.router.create(...)
+        """
+        twin = copy.copy(self)
+        if not isinstance(retries, _Keep):
+            twin._retries = RetryConfig.of(retries)
+        if not isinstance(timeout, _Keep):
+            twin._timeout = Timeout.of(timeout)
+        twin._transport = self._transport.shared(default_headers)
+        twin.router = AsyncRouter(twin)
+        twin.responses = AsyncResponses(twin)
+        return twin
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was brought with ``http_client``)."""
