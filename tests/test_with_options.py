@@ -46,7 +46,7 @@ async def test_other_defaults_on_the_same_connections(server: testing.FakeSudoSe
 
 async def test_a_header_the_transport_owns_is_refused(server: testing.FakeSudoServer) -> None:
     async with ss.AsyncSudo(api_key="k", server_url=server.url) as sudo:
-        with pytest.raises(ValueError, match="(?i)content-length"):
+        with pytest.raises(ValueError, match=r"(?i)content-length"):
             sudo.with_options(default_headers={"Content-Length": "1"})
 
 
