@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ._parsed_stream import (
         ParsedChatStream as ParsedChatStream,
     )
+    from ._raw import (
+        RawResponse as RawResponse,
+    )
     from ._response_stream import (
         ResponseStream as ResponseStream,
     )
@@ -301,6 +304,7 @@ _LAZY: dict[str, str] = {
     "ResponseStream": "._response_stream",
     "Response": ".models.responses",
     "ResponseStreamEvent": ".models.response_events",
+    "RawResponse": "._raw",
     "tool": ".tools",
 }
 
@@ -341,6 +345,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
+    "RawResponse",
     "ReasoningDelta",
     "RefusalDelta",
     "Response",

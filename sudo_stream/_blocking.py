@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -31,6 +31,7 @@ from ._config import RetryConfig, RetryLike, Timeout, TimeoutLike
 from ._event_stream import EventStream
 from ._params import CallOptions, ChatParams, ImageParams, ParseParams, ToolRunParams
 from ._parsed_stream import ParsedChatStream
+from ._raw import RawResponse, capture
 from ._response_params import ResponseParams
 from ._response_stream import ResponseStream
 from ._stream import ChatStream, StreamStatistics, _EventIterator
@@ -61,11 +62,13 @@ from .models.stored import (
     ListPage,
     StoredMessage,
 )
-from .responses import _seed_input
-from .router import AsyncPager
+from .responses import AsyncResponses, _seed_input
+from .router import AsyncPager, AsyncRouter
 from .tools import FunctionTool
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 Item = TypeVar("Item")
 Page = TypeVar("Page", bound="ListPage[Any]")
 
@@ -560,6 +563,73 @@ class SyncPage(Generic[Page, Item]):
         return repr(self.page)
 
 
+class _BlockingRaw(Generic[P, R]):
+    """An operation of a blocking raw view: an async operation's parameters, run on the
+    loop's thread, a :class:`RawResponse` back."""
+
+    def __init__(self, operation: Callable[Concatenate[Any, P], Awaitable[R]]) -> None:
+        self._operation = operation
+        self.__doc__ = f"As ``{operation.__name__}``, with the response (a RawResponse)."
+
+    @overload
+    def __get__(self, view: None, owner: type[Any]) -> _BlockingRaw[P, R]: ...
+
+    @overload
+    def __get__(self, view: _BlockingRawView, owner: type[Any]) -> Callable[P, RawResponse[R]]: ...
+
+    def __get__(self, view: _BlockingRawView | None, owner: type[Any]) -> Any:
+        if view is None:
+            return self
+        operation, target, runner = self._operation, view._target, view._runner
+
+        def call(*args: P.args, **kwargs: P.kwargs) -> RawResponse[R]:
+            return runner.run(lambda: capture(lambda: operation(target, *args, **kwargs)))
+
+        return call
+
+
+class _BlockingRawView:
+    def __init__(self, runner: _Runner, target: Any) -> None:
+        self._runner = runner
+        self._target = target
+
+
+class RawRouter(_BlockingRawView):
+    """``sudo.router.with_raw_response`` of the blocking client: the non-streamed
+    operations, each returning a :class:`RawResponse` (see :class:`AsyncRawRouter`)."""
+
+    create = _BlockingRaw(AsyncRouter.create)
+    get_chat_completion = _BlockingRaw(AsyncRouter.get_chat_completion)
+    update_chat_completion = _BlockingRaw(AsyncRouter.update_chat_completion)
+    delete_chat_completion = _BlockingRaw(AsyncRouter.delete_chat_completion)
+    generate_image = _BlockingRaw(AsyncRouter.generate_image)
+    get_supported_models = _BlockingRaw(AsyncRouter.get_supported_models)
+    health_check = _BlockingRaw(AsyncRouter.health_check)
+
+    def parse(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        response_format: type[T],
+        **params: Unpack[ParseParams],
+    ) -> RawResponse[ParsedChatCompletion[T]]:
+        """As :meth:`Router.parse`, with the response (a :class:`RawResponse`)."""
+        router: AsyncRouter = self._target
+        return self._runner.run(
+            lambda: router.with_raw_response.parse(
+                messages=messages, model=model, response_format=response_format, **params
+            )
+        )
+
+
+class RawResponses(_BlockingRawView):
+    """``sudo.responses.with_raw_response`` of the blocking client."""
+
+    create = _BlockingRaw(AsyncResponses.create)
+    create_response = _BlockingRaw(AsyncResponses.create_response)
+
+
 class Router:
     """The router operations of :class:`Sudo`, blocking."""
 
@@ -568,6 +638,13 @@ class Router:
         self._runs = owner._runs
         self._runner = owner._runner
         self._router = owner._client.router
+
+    @property
+    def with_raw_response(self) -> RawRouter:
+        """The non-streamed operations, each returning a :class:`RawResponse`: the typed
+        result with the HTTP response it came in (status, headers, request id, rate
+        limits)."""
+        return RawRouter(self._runner, self._router)
 
     def create(
         self,
@@ -748,6 +825,11 @@ class Responses:
         self._streams = owner._streams
         self._runner = owner._runner
         self._responses = owner._client.responses
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """:meth:`create` returning a :class:`RawResponse`."""
+        return RawResponses(self._runner, self._responses)
 
     def create(
         self,

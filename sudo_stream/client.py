@@ -20,6 +20,7 @@ from ._deadline import Deadline
 from ._event_stream import S, open_event_stream
 from ._logs import configure_from_environment
 from ._params import CallOptions
+from ._raw import note_response
 from ._retry import call_with_retries
 from ._tls import CertTypes, TLSSettings, VerifyTypes
 from ._transport import DEFAULT_SERVER_URL, Transport, redact
@@ -299,6 +300,7 @@ class AsyncSudo:
                     f"(body {transport.scrub(body)[:200]!r})",
                     status_code=response.status_code,
                 ) from exc
+            note_response(response)
             return Answer(value, response, body)
 
         call = f"{method} {path}"

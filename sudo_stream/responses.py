@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 
 from ._event_stream import StreamRequest
 from ._params import CallOptions, split_params
+from ._raw import RawView, raw_operation
 from ._response_params import RESPONSE_FIELDS, ResponseParams, check_response
 from ._response_stream import ResponseStream
 from .models.request import encode_with_extra
@@ -20,7 +21,7 @@ from .models.responses import Response, ResponseInput, ResponsesRequest, decode_
 if TYPE_CHECKING:
     from .client import AsyncSudo
 
-__all__ = ["AsyncResponses", "response_content"]
+__all__ = ["AsyncRawResponses", "AsyncResponses", "response_content"]
 
 RESPONSES_PATH = "/v1/responses"
 
@@ -50,6 +51,12 @@ class AsyncResponses:
 
     def __init__(self, client: AsyncSudo) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> AsyncRawResponses:
+        """:meth:`create` returning a :class:`RawResponse` (the response with the HTTP
+        response it came in)."""
+        return AsyncRawResponses(self)
 
     async def create(
         self,
@@ -108,3 +115,10 @@ class AsyncResponses:
     ) -> StreamRequest[ResponseStream]:
         """The seed SDK's name for :meth:`create_streaming`."""
         return self.create_streaming(model=model, input=_seed_input(input, input_), **params)
+
+
+class AsyncRawResponses(RawView[AsyncResponses]):
+    """``sudo.responses.with_raw_response``."""
+
+    create = raw_operation(AsyncResponses.create)
+    create_response = raw_operation(AsyncResponses.create_response)

@@ -24,6 +24,7 @@ from ._params import (
     split_params,
 )
 from ._parsed_stream import ParsedChatStream
+from ._raw import RawResponse, RawView, capture, raw_operation
 from ._stream import ChatStream, StreamRequest
 from ._tool_loop import ToolRun, check_limits, function_tools
 from .models.completion import ChatCompletion
@@ -169,6 +170,13 @@ class AsyncRouter:
 
     def __init__(self, client: AsyncSudo) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> AsyncRawRouter:
+        """The non-streamed operations, each returning a :class:`RawResponse`: the typed
+        result with the HTTP response it came in (status, headers, request id, rate
+        limits): ``raw = await sudo.router.with_raw_response.create(...)``."""
+        return AsyncRawRouter(self)
 
     async def create(
         self,
@@ -400,3 +408,33 @@ class AsyncRouter:
         """The service's health (``GET /system/health``)."""
         split_params("health_check", options, frozenset(), sends_body=False)
         return await self._client._execute("GET", "/system/health", HealthStatus, options=options)
+
+
+class AsyncRawRouter(RawView[AsyncRouter]):
+    """``sudo.router.with_raw_response``: the router's non-streamed operations, each
+    returning a :class:`RawResponse`. (A stream has its response already:
+    ``stream.headers``, ``stream.rate_limit``; list operations make a call per page.)"""
+
+    create = raw_operation(AsyncRouter.create)
+    get_chat_completion = raw_operation(AsyncRouter.get_chat_completion)
+    update_chat_completion = raw_operation(AsyncRouter.update_chat_completion)
+    delete_chat_completion = raw_operation(AsyncRouter.delete_chat_completion)
+    generate_image = raw_operation(AsyncRouter.generate_image)
+    get_supported_models = raw_operation(AsyncRouter.get_supported_models)
+    health_check = raw_operation(AsyncRouter.health_check)
+
+    async def parse(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str,
+        response_format: type[T],
+        **params: Unpack[ParseParams],
+    ) -> RawResponse[ParsedChatCompletion[T]]:
+        """As :meth:`AsyncRouter.parse`, with the response (a :class:`RawResponse`)."""
+        router = self._target
+        return await capture(
+            lambda: router.parse(
+                messages=messages, model=model, response_format=response_format, **params
+            )
+        )
