@@ -276,3 +276,19 @@ def test_blocking_facade() -> None:
         events = list(sudo.responses.create_streaming_response(model="m", input_="Hi"))
         assert isinstance(events[-1], ResponseCompletedEvent)
         assert msgspec.json.encode(events[0])  # events encode as they came
+
+
+async def test_the_first_event_and_total_bounds_hold(server: testing.FakeSudoServer) -> None:
+    server.enqueue(testing.Stall(), path=PATH)  # never answers
+    async with sudo_for(server, retries=0, timeout=ss.Timeout(30, first_event=0.2)) as sudo:
+        with pytest.raises(ss.APITimeoutError) as caught:
+            await sudo.responses.create_streaming(model="m", input="x")
+    assert caught.value.bound == "first_event"
+    events = testing.response_events("slow " * 50, fragment_size=1)
+    server.enqueue(testing.response_stream(events, delay=0.02), path=PATH)
+    async with sudo_for(server, retries=0, timeout=ss.Timeout(30, total=0.3)) as sudo:
+        async with sudo.responses.create_streaming(model="m", input="x") as stream:
+            with pytest.raises(ss.APITimeoutError) as total:
+                await stream.final_response()
+    assert total.value.bound == "total"
+    assert total.value.partial_response is not None
