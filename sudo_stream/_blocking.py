@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Final, Generic, Literal, ParamSpec, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -598,13 +598,13 @@ class RawRouter(_BlockingRawView):
     """``sudo.router.with_raw_response`` of the blocking client: the non-streamed
     operations, each returning a :class:`RawResponse` (see :class:`AsyncRawRouter`)."""
 
-    create = _BlockingRaw(AsyncRouter.create)
-    get_chat_completion = _BlockingRaw(AsyncRouter.get_chat_completion)
-    update_chat_completion = _BlockingRaw(AsyncRouter.update_chat_completion)
-    delete_chat_completion = _BlockingRaw(AsyncRouter.delete_chat_completion)
-    generate_image = _BlockingRaw(AsyncRouter.generate_image)
-    get_supported_models = _BlockingRaw(AsyncRouter.get_supported_models)
-    health_check = _BlockingRaw(AsyncRouter.health_check)
+    create: Final = _BlockingRaw(AsyncRouter.create)
+    get_chat_completion: Final = _BlockingRaw(AsyncRouter.get_chat_completion)
+    update_chat_completion: Final = _BlockingRaw(AsyncRouter.update_chat_completion)
+    delete_chat_completion: Final = _BlockingRaw(AsyncRouter.delete_chat_completion)
+    generate_image: Final = _BlockingRaw(AsyncRouter.generate_image)
+    get_supported_models: Final = _BlockingRaw(AsyncRouter.get_supported_models)
+    health_check: Final = _BlockingRaw(AsyncRouter.health_check)
 
     def parse(
         self,
@@ -626,8 +626,8 @@ class RawRouter(_BlockingRawView):
 class RawResponses(_BlockingRawView):
     """``sudo.responses.with_raw_response`` of the blocking client."""
 
-    create = _BlockingRaw(AsyncResponses.create)
-    create_response = _BlockingRaw(AsyncResponses.create_response)
+    create: Final = _BlockingRaw(AsyncResponses.create)
+    create_response: Final = _BlockingRaw(AsyncResponses.create_response)
 
 
 class Router:

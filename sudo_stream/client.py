@@ -96,6 +96,7 @@ class AsyncSudo:
     """
 
     router: AsyncRouter
+    responses: AsyncResponses
 
     def __init__(
         self,

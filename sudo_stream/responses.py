@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from typing_extensions import Unpack
 
@@ -120,5 +120,5 @@ class AsyncResponses:
 class AsyncRawResponses(RawView[AsyncResponses]):
     """``sudo.responses.with_raw_response``."""
 
-    create = raw_operation(AsyncResponses.create)
-    create_response = raw_operation(AsyncResponses.create_response)
+    create: Final = raw_operation(AsyncResponses.create)
+    create_response: Final = raw_operation(AsyncResponses.create_response)

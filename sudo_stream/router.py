@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 from urllib.parse import quote
 
 from typing_extensions import Unpack
@@ -415,13 +415,13 @@ class AsyncRawRouter(RawView[AsyncRouter]):
     returning a :class:`RawResponse`. (A stream has its response already:
     ``stream.headers``, ``stream.rate_limit``; list operations make a call per page.)"""
 
-    create = raw_operation(AsyncRouter.create)
-    get_chat_completion = raw_operation(AsyncRouter.get_chat_completion)
-    update_chat_completion = raw_operation(AsyncRouter.update_chat_completion)
-    delete_chat_completion = raw_operation(AsyncRouter.delete_chat_completion)
-    generate_image = raw_operation(AsyncRouter.generate_image)
-    get_supported_models = raw_operation(AsyncRouter.get_supported_models)
-    health_check = raw_operation(AsyncRouter.health_check)
+    create: Final = raw_operation(AsyncRouter.create)
+    get_chat_completion: Final = raw_operation(AsyncRouter.get_chat_completion)
+    update_chat_completion: Final = raw_operation(AsyncRouter.update_chat_completion)
+    delete_chat_completion: Final = raw_operation(AsyncRouter.delete_chat_completion)
+    generate_image: Final = raw_operation(AsyncRouter.generate_image)
+    get_supported_models: Final = raw_operation(AsyncRouter.get_supported_models)
+    health_check: Final = raw_operation(AsyncRouter.health_check)
 
     async def parse(
         self,
