@@ -286,6 +286,9 @@ class _BlockingStream(AbstractContextManager[Any]):
         self._runner = runner
         self._stream = stream
 
+    def __enter__(self) -> Self:
+        return self
+
     def statistics(self) -> StreamStatistics:
         """Progress so far."""
         return self._stream.statistics()
@@ -347,9 +350,6 @@ class Stream(_BlockingStream):
         super().__init__(runner, stream)
         self._chunks = _Batched(runner, stream, stream.ready)
 
-    def __enter__(self) -> Self:
-        return self
-
     def __iter__(self) -> Stream:
         return self
 
@@ -386,9 +386,6 @@ class BlockingResponseStream(_BlockingStream):
     def __init__(self, runner: _Runner, stream: ResponseStream) -> None:
         super().__init__(runner, stream)
         self._events = _Batched(runner, stream, stream.ready)
-
-    def __enter__(self) -> Self:
-        return self
 
     def __iter__(self) -> BlockingResponseStream:
         return self
