@@ -28,13 +28,13 @@ event count from the same bytes):
 - ``call``: the public calls, async on one asyncio loop, each client over an in-memory
   ``MockTransport`` (httpx for us, httpx2 for openai-python 3) that answers with the same
   64 KiB pieces as a streamed body: building and sending the request, the client's HTTP
-  and stream layers, then the per-event work above. ``ours iteration``:
-  ``async for event in await sudo.responses.create_streaming(...)`` (typed events, the
+  and stream layers, then the per-event work above. ``ours iteration``: ``async with
+  sudo.responses.create_streaming(...)``, its events iterated (typed events, the
   assembler running: ``ResponseStream`` always assembles). ``ours final_response()``:
-  the same stream's ``final_response()`` alone. ``openai create(stream=True)``:
-  ``async for event in await client.responses.create(..., stream=True)``. ``openai
-  .stream() helper``: ``async with client.responses.stream(...)``, its events iterated,
-  then ``get_final_response()``.
+  the same stream's ``final_response()`` alone. ``openai create(stream=True)``: ``await
+  client.responses.create(..., stream=True)``, its events iterated. ``openai .stream()
+  helper``: ``async with client.responses.stream(...)``, its events iterated, then
+  ``get_final_response()``.
 
 Timing: the implementations of a measure take turns in each round (so drift in load hits
 them alike), one whole stream a round each; ratios compare best rounds, as the rest of

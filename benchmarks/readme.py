@@ -42,18 +42,22 @@ python -m benchmarks --parts batch       # only the batch part (~5 minutes; opt-
 python -m benchmarks --parts batch --readme  # the same, rewriting only its section here
 python -m benchmarks --parts structured  # only the structured-output part (under a minute; opt-in)
 python -m benchmarks --parts structured --readme  # the same, rewriting only its section here
+python -m benchmarks --parts responses   # only the Responses-stream part (under a minute; opt-in)
+python -m benchmarks --parts responses --readme  # the same, rewriting only its section here
 python -m benchmarks --json out.json     # keep the raw results
 nox -s bench                         # the same in a fresh venv with the `bench` extras
 python benchmarks/bench_sse.py       # the in-memory micro-benchmarks alone
 python benchmarks/bench_core.py
 python -m benchmarks.bench_structured
+python -m benchmarks.bench_responses
 ```
 
 Parts (`--parts`): `imports`, `sse`, `core`, `throughput`, `latency`, `concurrency`,
 `bulk` (`--bulk-streams 100,500` sets its sizes), and `batch`, which is opt-in: only
 `--parts batch` (or a list naming it) and `--full` run it (`--batch-lines 10000,1000000`,
 `--batch-requests 3000`, `--batch-window 10` set its sizes; see [Batch runs](#batch-runs)),
-and `structured`, opt-in the same way (see [Structured outputs](#structured-outputs)).
+and `structured` and `responses`, opt-in the same way (see [Structured
+outputs](#structured-outputs) and [Responses API streams](#responses-api-streams)).
 `nox -s bench -- --parts batch` runs one in the bench venv.
 A run of selected parts, loops or clients, `--quick` and `--smoke` only print (add
 `--readme` to write this file anyway). The exit status is 0 whether targets are met or
@@ -360,6 +364,59 @@ On a shared machine (medians up to 1.7x the best rounds), the best rounds compar
   model that sends a token every few milliseconds, a fraction of a percent of a core.
 """
 
+RESPONSES_START = "<!-- RESPONSES-RUN -->"
+RESPONSES_END = "<!-- /RESPONSES-RUN -->"
+
+_RESPONSES = """\
+## Responses API streams
+
+A streamed `POST /v1/responses` (issue 17) side by side with openai-python, measured by
+`python -m benchmarks --parts responses` (`bench_responses.py`; in memory, under a
+minute; opt-in like the structured part, and in `--full`). Targets: our typed events at
+least 10x faster than openai-python's `responses.create(stream=True)` iteration, our
+assembled response at least 20x faster than its `responses.stream()` helper.
+
+- **The stream**: one response as OpenAI sends it (`event:` + `data:` lines,
+  `sequence_number` from 0, an `obfuscation` pad on every delta, no `[DONE]`), built with
+  `sudo_stream.testing.response_events`: `response.created`, `response.in_progress`, a
+  reasoning item whose two summary parts stream a word a delta (100 words each), a
+  message of 4,000 words streamed a word a delta (the bulk of the stream), a function
+  call whose ~600 characters of JSON arguments stream in 8-character fragments, the
+  `.done` events, then `response.completed` with the whole response and its usage:
+  ~4,300 events of ~250 bytes, ~1 MiB, cut into 64 KiB pieces as a socket delivers them.
+  Every side is checked first to give the same text, summaries, arguments, usage and
+  event count from the same bytes.
+- **In memory** (`memory`), the per-event path, synchronous, no I/O. Ours:
+  `SSEParser.feed` + `decode_response_event` per event (the typed events), and the same
+  + `ResponseAssembler.add` per event, then `close()` (the final response, checked
+  against `response.completed`'s): what iterating a `ResponseStream` does per event (it
+  assembles as it goes) and what `final_response()` costs. openai-python's: exactly what
+  its `Stream`/`AsyncStream` does per event for `responses.create(stream=True)`
+  (`SSEDecoder.iter_bytes`, `sse.json()`, its `error` check, `construct_type` of the
+  `ResponseStreamEvent` union: its default, non-strict processing), and the same +
+  `ResponseStreamState.handle_event` per event (the accumulator behind
+  `responses.stream()`: the snapshot built from the deltas, the semantic events carrying
+  the text so far, `parse_response` of the completed response), then the final response
+  it keeps.
+- **The public calls** (`call`), async on one asyncio loop, each client over an
+  in-memory `MockTransport` (httpx for us, httpx2 for openai-python 3) answering the same
+  64 KiB pieces as a streamed body, retries off: building and sending the request, the
+  client's HTTP and stream layers, then the per-event work above. Ours: `async with
+  sudo.responses.create_streaming(...) as stream`, its events iterated; and the same
+  stream's `final_response()` alone (`ResponseStream` assembles while it is iterated, so
+  the two do the same work). openai-python's: `await client.responses.create(...,
+  stream=True)`, its events iterated; and `async with client.responses.stream(...)`, its
+  events iterated, then `get_final_response()`.
+- **Rounds**: the four implementations of a measure take turns in each round (so drift
+  in load hits them alike), one whole stream a round each; ratios compare best rounds.
+"""
+
+_RESPONSES_NOTES = """\
+### Responses API streams: what the recorded run says
+
+NOTES
+"""
+
 _LOG = """\
 ## Profiling log: what was tried
 
@@ -527,6 +584,13 @@ _OPT_IN = {
         STRUCTURED_END,
         _STRUCTURED_NOTES,
         ("sudo-stream", "msgspec", "openai", "httpx2", "pydantic", "instructor", "jiter"),
+    ),
+    "responses": (
+        _RESPONSES,
+        RESPONSES_START,
+        RESPONSES_END,
+        _RESPONSES_NOTES,
+        ("sudo-stream", "msgspec", "openai", "httpx", "httpx2", "pydantic"),
     ),
 }
 
