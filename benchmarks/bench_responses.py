@@ -52,7 +52,8 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from functools import cache
+from contextlib import AsyncExitStack
+from functools import cache, partial
 from typing import Any
 
 from sudo_stream.models.response_events import decode_response_event
@@ -193,9 +194,11 @@ def openai_parse_construct(pieces: list[bytes]) -> int:
 def openai_helper(pieces: list[bytes]) -> Any:
     """The same, each event through ``responses.stream()``'s accumulator; the final
     response it keeps."""
-    from openai._types import omit
+    from openai import _types
 
-    state = _openai()[3](text_format=omit, input_tools=omit)
+    # what responses.stream() passes for no text_format and no tools (NOT_GIVEN in older releases)
+    unset = getattr(_types, "omit", _types.NOT_GIVEN)
+    state = _openai()[3](text_format=unset, input_tools=unset)
     handle = state.handle_event
     for event in _openai_events(pieces):
         handle(event)
@@ -290,17 +293,36 @@ def expected(items: list[dict[str, Any]]) -> tuple[Any, ...]:
     )
 
 
-def check_memory(items: list[dict[str, Any]], pieces: list[bytes]) -> None:
-    want = expected(items)
-    for name, got in (("ours", ours_assemble(pieces)), ("openai", openai_helper(pieces))):
-        if _essence(got) != want:
-            raise AssertionError(f"{name}: the final response differs from the stream's")
-    for name, count in (
-        ("ours", ours_parse_decode(pieces)),
-        ("openai", openai_parse_construct(pieces)),
-    ):
-        if count != len(items):
-            raise AssertionError(f"{name}: {count} events, the stream has {len(items)}")
+def check_openai_types(pieces: list[bytes]) -> None:
+    """openai-python builds every event as its own class: a release whose union lacks a
+    type builds it as another class (openai 1.75 and before: the reasoning-summary events
+    as ``ResponseAudioDeltaEvent``), which is not the same work."""
+    from typing import get_args
+
+    for event in _openai_events(pieces):
+        field = type(event).model_fields.get("type")
+        if field is None or event.type not in get_args(field.annotation):
+            raise AssertionError(
+                f"openai-python builds {event.type} as {type(event).__name__}: "
+                "too old for this stream (openai>=1.76 types every event)"
+            )
+
+
+def _check(name: str, got: Any, count: int, items: list[dict[str, Any]]) -> None:
+    """``got`` (a final response) and ``count`` (events iterated) are the stream's."""
+    if _essence(got) != expected(items):
+        raise AssertionError(f"{name}: the final response differs from the stream's")
+    if count != len(items):
+        raise AssertionError(f"{name}: {count} events, the stream has {len(items)}")
+
+
+def check_memory(side: str, items: list[dict[str, Any]], pieces: list[bytes]) -> None:
+    """``side`` (ours, openai) gets the stream right in memory."""
+    if side == "ours":
+        _check(side, ours_assemble(pieces), ours_parse_decode(pieces), items)
+    else:
+        check_openai_types(pieces)
+        _check(side, openai_helper(pieces), openai_parse_construct(pieces), items)
 
 
 # -- timing ---------------------------------------------------------------------------------
@@ -332,43 +354,50 @@ def _failed(measure: str, implementation: str, exc: BaseException, **extra: Any)
     }
 
 
-MEMORY = ("ours parse+decode", "ours assemble", "openai parse+construct", "openai helper")
-CALL = (
-    "ours iteration",
-    "ours final_response()",
-    "openai create(stream=True)",
-    "openai .stream() helper",
-)
+MEMORY = {
+    "ours": ("ours parse+decode", "ours assemble"),
+    "openai": ("openai parse+construct", "openai helper"),
+}
+CALL = {
+    "ours": ("ours iteration", "ours final_response()"),
+    "openai": ("openai create(stream=True)", "openai .stream() helper"),
+}
+"""Each side's implementations; a side that fails its check is reported, the other
+still measured."""
+
+
+def _in_order(measure: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = [name for names in (MEMORY if measure == "memory" else CALL).values() for name in names]
+    return sorted(rows, key=lambda r: order.index(r["implementation"]))
 
 
 def measure_memory(items: list[dict[str, Any]], rounds: int) -> list[dict[str, Any]]:
     data = body(items)
     pieces = split(data)
     extra = {"events": len(items), "bytes": len(data)}
-    try:
-        check_memory(items, pieces)
-    except Exception as exc:
-        return [_failed("memory", name, exc, **extra) for name in MEMORY]
-    cases: dict[str, Callable[[], Any]] = dict(
-        zip(
-            MEMORY,
-            (
-                lambda: ours_parse_decode(pieces),
-                lambda: ours_assemble(pieces),
-                lambda: openai_parse_construct(pieces),
-                lambda: openai_helper(pieces),
-            ),
-            strict=True,
-        )
-    )
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    implementations: dict[str, Callable[[list[bytes]], Any]] = {
+        "ours parse+decode": ours_parse_decode,
+        "ours assemble": ours_assemble,
+        "openai parse+construct": openai_parse_construct,
+        "openai helper": openai_helper,
+    }
+    out = []
+    for side, names in MEMORY.items():
+        try:
+            check_memory(side, items, pieces)
+        except Exception as exc:  # a side that cannot run is reported, not fatal
+            out += [_failed("memory", name, exc, **extra) for name in names]
+            for name in names:
+                del implementations[name]
+    times: dict[str, list[float]] = {name: [] for name in implementations}
     for _ in range(rounds):
-        for name, fn in cases.items():
+        for name, fn in implementations.items():
             gc.collect()
             start = time.perf_counter()
-            fn()
+            fn(pieces)
             times[name].append(time.perf_counter() - start)
-    return [_row("memory", name, t, **extra) for name, t in times.items()]
+    out += [_row("memory", name, t, **extra) for name, t in times.items()]
+    return _in_order("memory", out)
 
 
 def measure_call(items: list[dict[str, Any]], rounds: int) -> list[dict[str, Any]]:
@@ -377,20 +406,13 @@ def measure_call(items: list[dict[str, Any]], rounds: int) -> list[dict[str, Any
 
     data = body(items)
     extra = {"events": len(items), "bytes": len(data)}
-    try:
-        return anyio.run(_measure_call, items, data, rounds, extra)
-    except Exception as exc:
-        return [_failed("call", name, exc, **extra) for name in CALL]
+    return _in_order("call", anyio.run(_measure_call, items, data, rounds, extra))
 
 
 async def _measure_call(
     items: list[dict[str, Any]], data: bytes, rounds: int, extra: dict[str, Any]
 ) -> list[dict[str, Any]]:
     import httpx
-    from openai import AsyncOpenAI, _base_client
-
-    # openai-python 3 runs on httpx2, its own fork of httpx; earlier releases on httpx
-    openai_httpx: Any = getattr(_base_client, "httpx2", httpx)
 
     import sudo_stream as ss
 
@@ -404,44 +426,35 @@ async def _measure_call(
     def ours_answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=streamed(), headers=headers)
 
-    def openai_answer(request: Any) -> Any:
-        return openai_httpx.Response(200, content=streamed(), headers=headers)
-
-    ours_http = httpx.AsyncClient(transport=httpx.MockTransport(ours_answer))
-    openai_http = openai_httpx.AsyncClient(transport=openai_httpx.MockTransport(openai_answer))
-    async with (
-        ours_http,
-        openai_http,
-        ss.AsyncSudo(
-            api_key="k", server_url="http://bench.test", http_client=ours_http, retries=0
-        ) as sudo,
-    ):
-        openai = AsyncOpenAI(
-            api_key="k", base_url="http://bench.test/v1", http_client=openai_http, max_retries=0
+    out: list[dict[str, Any]] = []
+    cases: dict[str, Callable[[], Awaitable[Any]]] = {}
+    async with AsyncExitStack() as stack:
+        ours_http = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.MockTransport(ours_answer))
         )
-        want = expected(items)
-        if _essence(await ours_final(sudo)) != want:
-            raise AssertionError("ours: the final response differs from the stream's")
-        if _essence(await openai_stream_helper(openai)) != want:
-            raise AssertionError("openai: the final response differs from the stream's")
-        for name, count in (
-            ("ours", await ours_iterate(sudo)),
-            ("openai", await openai_iterate(openai)),
-        ):
-            if count != len(items):
-                raise AssertionError(f"{name}: {count} events, the stream has {len(items)}")
-        cases: dict[str, Callable[[], Awaitable[Any]]] = dict(
-            zip(
-                CALL,
-                (
-                    lambda: ours_iterate(sudo),
-                    lambda: ours_final(sudo),
-                    lambda: openai_iterate(openai),
-                    lambda: openai_stream_helper(openai),
-                ),
-                strict=True,
+        sudo = await stack.enter_async_context(
+            ss.AsyncSudo(
+                api_key="k", server_url="http://bench.test", http_client=ours_http, retries=0
             )
         )
+        try:
+            _check("ours", await ours_final(sudo), await ours_iterate(sudo), items)
+        except Exception as exc:
+            out += [_failed("call", name, exc, **extra) for name in CALL["ours"]]
+        else:
+            cases["ours iteration"] = partial(ours_iterate, sudo)
+            cases["ours final_response()"] = partial(ours_final, sudo)
+        try:
+            openai = await _openai_client(stack, pieces, headers)
+            check_openai_types(pieces)
+            _check(
+                "openai", await openai_stream_helper(openai), await openai_iterate(openai), items
+            )
+        except Exception as exc:
+            out += [_failed("call", name, exc, **extra) for name in CALL["openai"]]
+        else:
+            cases["openai create(stream=True)"] = partial(openai_iterate, openai)
+            cases["openai .stream() helper"] = partial(openai_stream_helper, openai)
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(rounds):
             for name, call in cases.items():
@@ -449,7 +462,32 @@ async def _measure_call(
                 start = time.perf_counter()
                 await call()
                 times[name].append(time.perf_counter() - start)
-    return [_row("call", name, t, **extra) for name, t in times.items()]
+    return out + [_row("call", name, t, **extra) for name, t in times.items()]
+
+
+async def _openai_client(
+    stack: AsyncExitStack, pieces: list[bytes], headers: dict[str, str]
+) -> Any:
+    """openai-python's client over a mock transport answering ``pieces``."""
+    import httpx
+    from openai import AsyncOpenAI, _base_client
+
+    # openai-python 3 runs on httpx2, its own fork of httpx; earlier releases on httpx
+    openai_httpx: Any = getattr(_base_client, "httpx2", httpx)
+
+    async def streamed() -> Any:
+        for piece in pieces:
+            yield piece
+
+    def answer(request: Any) -> Any:
+        return openai_httpx.Response(200, content=streamed(), headers=headers)
+
+    http = await stack.enter_async_context(
+        openai_httpx.AsyncClient(transport=openai_httpx.MockTransport(answer))
+    )
+    return AsyncOpenAI(
+        api_key="k", base_url="http://bench.test/v1", http_client=http, max_retries=0
+    )
 
 
 def run(rounds: int = 5, *, words: int = WORDS) -> list[dict[str, Any]]:
