@@ -96,7 +96,7 @@ class Plan:
     structured_linear_items: int = 100
     """Structured outputs, linearity: ours at this many line items, twice and four times."""
 
-    responses_rounds: int = 5
+    responses_rounds: int = 7
     responses_words: int = 4_000
     """The Responses stream: text deltas (one word each) of the response streamed."""
 
