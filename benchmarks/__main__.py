@@ -52,8 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--full",
         action="store_true",
         help="everything the issue lists: sudo-ai in the concurrency part too, openai-python "
-        "in the bulk part, a traced run of 200 streams, more rounds, the batch and "
-        "structured parts (~30 minutes)",
+        "in the bulk part, a traced run of 200 streams, more rounds, the batch, "
+        "structured and responses parts (~30 minutes)",
     )
     parser.add_argument(
         "--parts",
@@ -121,6 +121,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             structured_parse_items=(20,),
             structured_partial_items=(20,),
             structured_linear_items=50,
+            responses_rounds=3,
+            responses_words=2_000,
         )
     elif args.smoke:
         plan = replace(
@@ -141,6 +143,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             structured_parse_items=(3,),
             structured_partial_items=(3,),
             structured_linear_items=3,
+            responses_rounds=1,
+            responses_words=100,
         )
     elif args.full:
         plan = replace(
@@ -182,8 +186,8 @@ def _partial(args: argparse.Namespace) -> bool:
 
 
 def _opt_in_only(parts: tuple[str, ...]) -> bool:
-    """Only opt-in parts (batch, structured): with ``--readme`` such a run rewrites only
-    their sections of the README."""
+    """Only opt-in parts (batch, structured, responses): with ``--readme`` such a run
+    rewrites only their sections of the README."""
     return bool(parts) and set(parts) <= set(OPT_IN_PARTS)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .clients import DRIVERS
-from .targets import Results, Verdict, rate_figures, verdicts
+from .targets import RESPONSES_PAIRS, Results, Verdict, rate_figures, verdicts
 
 _MB = 1e6
 _KIB = 1024
@@ -582,6 +582,67 @@ def structured_overhead(results: dict[str, Any]) -> str:
     return _table(header, body, "ll" + "r" * 6)
 
 
+_RESPONSES_LABELS = {
+    "ours parse+decode": "sudo_stream: `SSEParser` + `decode_response_event`",
+    "ours assemble": "sudo_stream: the same + `ResponseAssembler.add`, final response",
+    "openai parse+construct": "openai-python: `SSEDecoder` + `construct_type` (its `Stream`)",
+    "openai helper": "openai-python: the same + `ResponseStreamState.handle_event`",
+    "ours iteration": "sudo_stream: `create_streaming()` iterated",
+    "ours final_response()": "sudo_stream: `create_streaming()`, `final_response()`",
+    "openai create(stream=True)": "openai-python: `responses.create(stream=True)` iterated",
+    "openai .stream() helper": "openai-python: `responses.stream()` iterated, `get_final_response()`",
+}
+
+
+def responses(results: dict[str, Any]) -> str:
+    res = Results(results)
+    out = []
+    counterpart = {theirs: ours for _, _, ours, theirs, _ in RESPONSES_PAIRS}
+    for measure, what in (
+        ("memory", "the per-event path, in memory, synchronous"),
+        ("call", "the public calls over in-memory mock transports, asyncio"),
+    ):
+        rows = res.responses(measure)
+        if not rows:
+            continue
+        body = []
+        for r in rows:
+            label = _RESPONSES_LABELS.get(r["implementation"], r["implementation"])
+            if r.get("error") or not r["rounds"]:
+                body.append([label, "fails", r["error"] or "", "", "", "", ""])
+                continue
+            events = r["events"]
+            body.append(
+                [
+                    label,
+                    f"{r['min_s'] / events * 1e6:,.2f}",
+                    f"{r['median_s'] / events * 1e6:,.2f}",
+                    f"{r['min_s'] * 1e3:,.1f}",
+                    f"{r['min_s'] * 1e3:,.1f}-{r['max_s'] * 1e3:,.1f}",
+                    _num(_div(r["min_s"], res.responses_best(measure, mine)), ".1f")
+                    if (mine := counterpart.get(r["implementation"]))
+                    else "",
+                    str(r["rounds"]),
+                ]
+            )
+        first = rows[0]
+        header = [
+            "implementation",
+            "µs/event (best)",
+            "(median)",
+            "whole stream, ms (best)",
+            "spread",
+            "best ÷ sudo_stream's best (the same work)",
+            "rounds",
+        ]
+        head = (
+            f"**{measure}**: {what}; {first['events']:,} events, "
+            f"{first['bytes'] / 1024:,.0f} KiB in 64 KiB pieces"
+        )
+        out.append(head + "\n\n" + _table(header, body, "l" + "r" * 6))
+    return "\n\n".join(out)
+
+
 def _percent(share: float | None, fmt: str = ".1f") -> str:
     return "—" if share is None else f"{share * 100:{fmt}}%"
 
@@ -626,16 +687,18 @@ STRUCTURED_SECTIONS = (
     ("Structured outputs: partial objects, answer doubled", structured_linear),
     ("Structured outputs: partial objects over plain streaming", structured_overhead),
 )
+RESPONSES_SECTIONS = (("Responses stream: typed events and the assembled response", responses),)
 GROUP_SECTIONS = {
     "streaming": (SECTIONS, "Targets"),
     "batch": (BATCH_SECTIONS, "Batch targets"),
     "structured": (STRUCTURED_SECTIONS, "Structured-output targets"),
+    "responses": (RESPONSES_SECTIONS, "Responses-stream targets"),
 }
 
 
 def tables(results: dict[str, Any], level: str = "###", *, group: str | None = None) -> str:
     """Every part of the run that has results, then the targets; ``group`` (streaming,
-    batch, structured) gives only that group's."""
+    batch, structured, responses) gives only that group's."""
     if group:
         sections, title = GROUP_SECTIONS[group]
     else:

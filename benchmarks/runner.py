@@ -26,11 +26,12 @@ BATCH_CLIENTS = ("batch", "task-group", "cookbook")
 
 PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency", "bulk")
 """The default run's parts."""
-OPT_IN_PARTS = ("batch", "structured")
+OPT_IN_PARTS = ("batch", "structured", "responses")
 """Run only when asked for (``--parts batch``) or with ``--full``: the batch part takes
 ~5 minutes, and its rate-limit measure waits on the clock, not on the machine; the
 structured-output part (under a minute) measures a feature, not the streaming path that the
-default run's targets are about."""
+default run's targets are about; the Responses part (under a minute) measures the other
+API's stream, in memory."""
 ALL_PARTS = PARTS + OPT_IN_PARTS
 BACKENDS = ("asyncio", "trio")
 THROUGHPUT_CLIENTS = tuple(DRIVERS)
@@ -95,6 +96,10 @@ class Plan:
     structured_linear_items: int = 100
     """Structured outputs, linearity: ours at this many line items, twice and four times."""
 
+    responses_rounds: int = 7
+    responses_words: int = 4_000
+    """The Responses stream: text deltas (one word each) of the response streamed."""
+
     def structured(self) -> dict[str, Any]:
         """The structured part's sizes, as :func:`benchmarks.bench_structured.run` takes them."""
         return {
@@ -148,6 +153,15 @@ class Runner:
             _log("[structured] in memory")
             results["structured"] = self.worker(
                 "structured", "--structured", json.dumps(plan.structured())
+            )
+        if "responses" in plan.parts:
+            _log(f"[responses] in memory: {plan.responses_words:,} text deltas")
+            results["responses"] = self.worker(
+                "responses",
+                "--rounds",
+                str(plan.responses_rounds),
+                "--words",
+                str(plan.responses_words),
             )
         if {"throughput", "latency", "concurrency", "bulk", "batch"} & set(plan.parts):
             with ServerProcess(

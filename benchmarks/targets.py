@@ -135,6 +135,17 @@ class Results:
                 sizes.append(r["items"])
         return sizes
 
+    def responses(self, measure: str) -> list[dict[str, Any]]:
+        """The Responses part's results of one ``measure`` (memory, call)."""
+        return [r for r in self.raw.get("responses", []) if r["measure"] == measure]
+
+    def responses_best(self, measure: str, implementation: str) -> float | None:
+        """Seconds of the best round of ``implementation`` (one whole stream)."""
+        for r in self.responses(measure):
+            if r["implementation"] == implementation:
+                return None if r.get("error") or not r["rounds"] else float(r["min_s"])
+        return None
+
     def backends(self, part: str) -> list[str]:
         seen: list[str] = []
         for r in self.raw.get(part, []):
@@ -366,10 +377,42 @@ def _structured(res: Results) -> Iterator[Verdict]:
         )
 
 
+RESPONSES_ITERATION = 10
+"""Our Responses stream's typed events at least this many times faster than
+openai-python's ``responses.create(stream=True)`` iteration (issue 17)."""
+RESPONSES_HELPER = 20
+"""Our assembled response at least this many times faster than openai-python's
+``responses.stream()`` helper (issue 17)."""
+
+
+RESPONSES_PAIRS = (
+    ("memory", "Responses events (SSE + decode) vs openai-python's", "ours parse+decode",
+     "openai parse+construct", RESPONSES_ITERATION),
+    ("memory", "Responses events + assembly vs openai-python's helper", "ours assemble",
+     "openai helper", RESPONSES_HELPER),
+    ("call", "`ResponseStream` iteration vs `responses.create(stream=True)`",
+     "ours iteration", "openai create(stream=True)", RESPONSES_ITERATION),
+    ("call", "`final_response()` vs the `responses.stream()` helper", "ours final_response()",
+     "openai .stream() helper", RESPONSES_HELPER),
+)  # fmt: skip
+"""(measure, target, ours, theirs, at least): the same work on both sides."""
+
+
+def _responses(res: Results) -> Iterator[Verdict]:
+    for measure, label, ours, theirs, need in RESPONSES_PAIRS:
+        if not res.responses(measure):
+            continue
+        events = res.responses(measure)[0]["events"]
+        where = f"{events:,} events, " + ("in memory" if measure == "memory" else "mock transport")
+        ratio = _ratio(res.responses_best(measure, theirs), res.responses_best(measure, ours))
+        yield _at_least(label, where, ratio, need)
+
+
 GROUPS = {
     "streaming": (_throughput, _sse, _concurrency, _bulk, _latency, _imports),
     "batch": (_batch,),
     "structured": (_structured,),
+    "responses": (_responses,),
 }
 """The targets of the default run's parts, and of each opt-in part."""
 

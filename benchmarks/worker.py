@@ -18,7 +18,9 @@ results as one JSON line starting with ``RESULT``. Parts:
 - ``sse`` and ``core``: the in-memory benchmarks of :mod:`benchmarks.bench_sse` and
   :mod:`benchmarks.bench_core`, on the bytes the server sends;
 - ``structured``: :mod:`benchmarks.bench_structured` (in memory: structured outputs
-  against openai-python and instructor).
+  against openai-python and instructor);
+- ``responses``: :mod:`benchmarks.bench_responses` (in memory: a Responses API stream
+  against openai-python's).
 """
 
 from __future__ import annotations
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         "part",
         choices=[
             "throughput", "latency", "concurrency", "bulk", "sse", "core",
-            "batch-overhead", "batch-rate", "batch-memory", "structured",
+            "batch-overhead", "batch-rate", "batch-memory", "structured", "responses",
         ],
     )  # fmt: skip
     parser.add_argument("--url", default="")
@@ -304,12 +306,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--structured", default="{}", help="structured: bench_structured.run's sizes, JSON"
     )
+    parser.add_argument("--words", type=int, default=4_000, help="responses: text deltas")
     args = parser.parse_args(argv)
     pin_to_cpu(args.cpu)
     if args.part == "structured":  # in memory, on answers of its own
         from . import bench_structured
 
         results = bench_structured.run(**json.loads(args.structured))
+        sys.stdout.write("RESULT " + json.dumps(results) + "\n")
+        return
+    if args.part == "responses":  # in memory, on a stream of its own
+        from . import bench_responses
+
+        results = bench_responses.run(args.rounds, words=args.words)
         sys.stdout.write("RESULT " + json.dumps(results) + "\n")
         return
     sizes = Sizes(**json.loads(args.sizes)) if args.sizes else Sizes()
