@@ -288,7 +288,11 @@ async def ours_call(sudo: Any) -> Any:
 @cache
 def _openai_parsing() -> tuple[Any, Any, Any, Any]:
     from openai._models import construct_type
-    from openai._types import omit
+
+    try:
+        from openai._types import omit  # openai 2 and later
+    except ImportError:  # before: the same "not given" marker under its old name
+        from openai._types import NOT_GIVEN as omit
     from openai.lib._parsing._completions import parse_chat_completion
     from openai.types.chat import ChatCompletion
 
