@@ -22,8 +22,9 @@ checks, and :meth:`SSEParser.feed_plain` hands back its payload as bytes, for a 
 that reads bytes, with no event object at all. In a bigger piece the complete blocks are
 found with one ``rfind``; when each is a single ``data:`` line (what chat-completion
 streams send, proven by splitting on ``\n\ndata: `` and finding no LF left in the pieces)
-the events come out of that one ``split`` with no per-line Python work. Other blocks, and
-the block that straddles two pieces, go through the line-by-line path. Pending bytes are
+the events come out of that one ``split`` with no per-line Python work. A block of an
+``event:`` line and one ``data:`` line (what the Responses API sends) takes two finds.
+Other blocks, and the block that straddles two pieces, go through the line-by-line path. Pending bytes are
 kept as a list of pieces and joined once, so time stays linear however the body is cut.
 """
 
@@ -354,9 +355,16 @@ class SSEParser:
             if block.startswith("data: ") and "\n" not in block:
                 self.last_event_id = self._id
                 events.append(ServerSentEvent("message", block[6:], self._id))
-            else:
-                self._lines(block.split("\n"), events)
-                self._dispatch(events)
+                continue
+            if block.startswith("event: "):  # "event: name" then one "data:" line: Responses
+                nl = block.find("\n")
+                if block.startswith("data: ", nl + 1) and block.find("\n", nl + 1) < 0:
+                    self.last_event_id = self._id
+                    name = block[7:nl] or "message"
+                    events.append(ServerSentEvent(name, block[nl + 7 :], self._id))
+                    continue
+            self._lines(block.split("\n"), events)
+            self._dispatch(events)
 
     def _partial(self, buf: bytes, pos: int, events: list[ServerSentEvent]) -> None:
         """Take in ``buf[pos:]``, holding no blank line: the lines of an unended block."""

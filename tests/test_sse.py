@@ -521,3 +521,23 @@ def test_empty_piece_between_cr_and_lf() -> None:
     for pieces in ([b"data: a\r", b"", b"\n", b"", b"\n"], [b"data: a\r", b"", b"\n\r\n"]):
         events, _ = _parse(pieces)
         assert events == [ServerSentEvent(data="a")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"event: a\ndata: b\n\nevent: response.done\ndata: {\"x\": 1}\n\n",
+        b"event: \ndata: x\n\n",  # an empty event type is a "message"
+        b"event: a\ndata: b\ndata: c\n\n",  # two data lines: the line-by-line path
+        b"event:a\ndata: b\n\nevent: a\ndata:b\n\n",  # no space after a colon
+        b"event: a\nid: 5\ndata: b\n\nevent: c\ndata: d\n\n",  # the id carries on
+        b"event: a\n\nevent: b\ndata: \n\n",  # no data: nothing fired; empty data fired
+        b"event: a: b\ndata: c: d\n\n",  # colons inside the values
+    ],
+)
+def test_event_and_data_blocks_parse_as_line_by_line(body: bytes) -> None:
+    whole = SSEParser().feed(body)
+    one_by_one = SSEParser()
+    by_bytes = [event for i in range(len(body)) for event in one_by_one.feed(body[i : i + 1])]
+    assert whole == by_bytes  # a piece of whole blocks takes the fast paths; bytes cannot
+    assert [e.event for e in whole] == [e.event for e in by_bytes]
