@@ -328,40 +328,39 @@ Every side is checked first to get the same object from the same bytes.
 _STRUCTURED_NOTES = """\
 ### Structured outputs: what the recorded run says
 
-On a shared machine (medians up to 1.7x the best rounds), the best rounds compared:
+On a shared machine (load ~1.2 on 2 cores; medians up to 1.7x the best rounds), the best
+rounds compared:
 
-- **Parsing: 24-26x openai-python** on the same bytes (21 against 485 µs at 20 line
-  items, 140 against 3,592 µs at 200). Where openai-python's time goes: the body through
+- **Parsing: 18-22x openai-python** on the same bytes (32 against 683 µs at 20 line
+  items, 227 against 4,169 µs at 200). Where openai-python's time goes: the body through
   `json.loads`, `construct_type` of the `ChatCompletion`, then `parse_chat_completion`
   turns the choices back into dicts (`to_dict()`) and builds the `ParsedChatCompletion`
   again around `model_validate_json`'s object; ours is one msgspec decode of the body
   and one of the content.
-- **The public calls: 2.4-3.0x, a miss of the 5x target.** Both sides build the strict
-  JSON schema from the type on every call: `structured.response_format(Order)` costs
-  ~1.1-1.4 ms here, most of `router.parse()`'s ~1.5-2.0 ms (openai-python's
-  `type_to_response_format_param` ~2.2 ms of its ~4.5-5 ms). The schema depends only on
-  the type: built once per type (as `_type_info` already is for partial objects), the
-  call would be left with the request, the HTTP layer and the parse.
-- **Partial objects: 37x instructor per chunk at 20 line items (3.9 against 144 µs),
-  85x at 50 (3.5 against 300 µs)**: instructor re-reads the whole text so far on every
+- **The public calls: 7.8-7.9x** (`router.parse()` 0.71 and 0.95 ms against 5.6 and 7.5
+  ms, both over mock transports). The first recorded run measured 2.4-3.0x: the strict
+  JSON schema was rebuilt from the type on every call (~1.1-1.4 ms of `router.parse()`'s
+  1.5-2.0 ms). It is now derived once per type; openai-python still rebuilds its own
+  (`type_to_response_format_param`, ~2.2 ms) on every call.
+- **Partial objects: 39x instructor per chunk at 20 line items (6.3 against 246 µs),
+  104x at 50 (4.2 against 440 µs)**: instructor re-reads the whole text so far on every
   delta (three jiter parses: partial, strict to test completeness, partial again), walks
   it to mark the complete paths, and rebuilds the partial model, validating every
-  complete item again, so its cost per chunk grows with the answer (a stream of 50 items
-  took 0.6 s, of 20 items 0.12 s: 4.9x for 2.5x the text).
-- **Linear: 2.01x and 2.09x per doubling, a miss by a hair; the parse alone is linear.**
-  Without the snapshots, feeding costs a flat 1.6 µs a chunk at 100, 200 and 400 line
-  items (ratios 1.97x and 1.99x). The snapshot after every delta costs 1.9, 1.9 and
-  2.1 µs a chunk at those sizes: a snapshot copies the containers still open, and the
-  `items` list is open for the whole answer, so each snapshot copies a list of every item
-  so far (shared, not copied, inside): O(items) a chunk, a small C-level copy that grows
-  to be seen at a few hundred items (a scratch run at 800 items: 4.7 µs a chunk with
-  snapshots, 1.6 without). Sharing the open list's completed prefix between snapshots
-  would make the snapshot independent of the answer's length.
-- **Over plain streaming**: `partial_objects()`'s path costs ~5.5 µs a chunk more than
+  complete item again, so its cost per chunk grows with the answer.
+- **Linear: the parse is (1.92x and 1.99x per doubling); a snapshot per chunk is not
+  quite (2.09x and 2.16x), a deliberate miss.** Feeding costs a flat ~1.65 µs a chunk at
+  100, 200 and 400 line items. `snapshot()` hands out an independent object: what is
+  complete is shared, but each container still open is copied (one C-level `copy()`),
+  and here the `items` list stays open for the whole answer, so every snapshot copies a
+  list of every item so far: ~1.9, 2.1 and 2.4 µs a chunk at those sizes. Linear
+  snapshots would need the previous snapshot's list to grow in place, so that an
+  earlier snapshot changes under its holder (a UI that compares the last snapshot with
+  the new one would see no change in that list); we keep snapshots independent and pay
+  a copy of a few hundred pointers. No text is ever re-read.
+- **Over plain streaming**: `partial_objects()`'s path costs ~4.5 µs a chunk more than
   `events()`, which it reads (in memory, 100 line items; chunk iteration 1.6 µs,
-  `events()` 2.6 µs, with partial objects 8.1 µs a chunk; the run was noisier than the
-  partial-objects table's, where feed + snapshot alone cost 3.5-3.9 µs); against a
-  model that sends a token every few milliseconds, a fraction of a percent of a core.
+  `events()` 1.9 µs, with partial objects 6.3 µs a chunk); against a model that sends a
+  token every few milliseconds, a fraction of a percent of a core.
 """
 
 RESPONSES_START = "<!-- RESPONSES-RUN -->"
@@ -414,18 +413,16 @@ assembled response at least 20x faster than its `responses.stream()` helper.
 _RESPONSES_NOTES = """\
 ### Responses API streams: what the recorded run says
 
-On a shared machine (load ~1.3 on 2 cores; medians up to 1.5x the best rounds), the best
+On a shared machine (load ~1.2 on 2 cores; medians up to 1.5x the best rounds), the best
 rounds compared:
 
-- **Every target met, by 3-4x its margin**: typed events 40x openai-python's
-  `Stream` per event in memory (2.6 against 107 µs an event), 32x its
-  `responses.create(stream=True)` iteration through the public calls (4.5 against 140
-  µs); the assembled response 60x its `responses.stream()` accumulator in memory (3.1
-  against 190 µs), 44x the helper through the public calls (6.0 against 268 µs).
-  `final_response()` and iteration do the same work (the stream assembles as it is
-  iterated): interleaved 30 times each in a scratch run, their best rounds were 17.3 and
-  17.8 ms, so the 4.5 against 6.0 µs above is this loaded machine's noise, not a cost
-  of `final_response()`.
+- **Every target met, by 2-6x its margin**: typed events 63x openai-python's `Stream`
+  per event in memory, 39x its `responses.create(stream=True)` iteration through the
+  public calls; the assembled response 79x its `responses.stream()` accumulator in
+  memory, 70x the helper through the public calls. `final_response()` and iteration do
+  the same work (the stream assembles as it is iterated): their difference in the table
+  is this machine's noise (interleaved 30 times each in a scratch run, their best
+  rounds were 17.3 and 17.8 ms).
 - **Where openai-python's time goes** (cProfile of the helper's path, a 1,000-word
   stream): `construct_type` is 85% of it. For a union such as `ResponseStreamEvent` it
   first validates the value with pydantic (`validate_python`, 29%), then builds the
@@ -433,18 +430,12 @@ rounds compared:
   checks). The helper `build()`s a second, semantic event for every text and arguments
   delta (with the text so far as its `snapshot`): another `construct_type` per delta
   (49% of the helper's time), which is why it costs nearly twice the iteration.
-- **Where ours goes: the SSE parser, over two thirds of it.** In memory, µs an event on
-  this stream (best of 15, a scratch split not in the table): `SSEParser.feed` 2.2-2.4,
-  `decode_response_event` 0.6-0.8, `ResponseAssembler.add` and `close()` 0.5. The same
-  events without their `event:` lines parse in 0.43 µs: the parser's fast lane takes
-  only blocks that are one `data:` line, so every Responses block (`event:` + `data:`)
-  goes through the general path, `_lines` per line and `_dispatch` per block, in
-  Python (cProfile: `_lines` 23%, `_dispatch` 9%, `_blocks`' own time 7% of a
-  `ResponseStream`'s iteration). A scratch lane for two-line `event: X` / `data: Y` blocks (split the
-  region on blank lines, each block on `\\ndata: `, the same events) parsed this stream
-  in 1.0-1.1 µs an event, which would take our per-event cost from ~3.1 to ~1.9 µs.
-  Not changed here (the parser is outside this part); chat streams, which have no
-  `event:` lines, do not pay it.
+- **Ours: the SSE parser had two thirds of it, now a third.** Every Responses block is an
+  `event:` line and a `data:` line; the parser's fast lane took only one-line `data:`
+  blocks, so these went line by line in Python (2.2-2.4 µs an event in memory). A lane
+  for the two-line shape (two `find`s a block, the same events as byte-by-byte parsing,
+  tested) takes 1.1 µs; then `decode_response_event` 0.6-0.8 µs and
+  `ResponseAssembler.add` 0.5 µs an event.
 - **The stream layer** (`ResponseStream._next_event`, `__anext__`, `_decode`, over a
   mock transport, the request included) adds ~1.3 µs an event to the in-memory path;
   msgspec's own decode is 4% of the iteration's time.
