@@ -4,6 +4,9 @@ printed as it happens: the arguments as they stream, each result as its tool end
 
     python examples/tool_runner.py
 
+sudo.responses.run_tools() runs the same loop over the Responses API (input= for messages=,
+the typed Responses events between the same TurnStarted and ToolCallResult).
+
 With SUDO_API_KEY set it asks the Sudo API; without it, the fake server plays the model:
 a first turn that calls both tools (scripted), then its own answer, which repeats what the
 tools said.

@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from ._response_stream import (
         ResponseStream as ResponseStream,
     )
+    from ._response_tool_loop import (
+        ResponseToolRun as ResponseToolRun,
+    )
+    from ._response_tool_loop import (
+        ResponseToolRunResult as ResponseToolRunResult,
+    )
     from ._stream import (
         ChatStream as ChatStream,
     )
@@ -93,6 +99,9 @@ if TYPE_CHECKING:
     )
     from .errors import (
         RateLimitError as RateLimitError,
+    )
+    from .errors import (
+        ResponseMaxTurnsExceededError as ResponseMaxTurnsExceededError,
     )
     from .errors import (
         StreamError as StreamError,
@@ -211,6 +220,9 @@ if TYPE_CHECKING:
     from .models.response_events import (
         ResponseStreamEvent as ResponseStreamEvent,
     )
+    from .models.response_events import (
+        ResponseToolRunEvent as ResponseToolRunEvent,
+    )
     from .models.responses import (
         Response as Response,
     )
@@ -257,6 +269,7 @@ _LAZY: dict[str, str] = {
     "NotFoundError": ".errors",
     "PermissionDeniedError": ".errors",
     "RateLimitError": ".errors",
+    "ResponseMaxTurnsExceededError": ".errors",
     "StreamError": ".errors",
     "SudoError": ".errors",
     "TLSCertificateError": ".errors",
@@ -302,9 +315,12 @@ _LAZY: dict[str, str] = {
     "FunctionTool": ".tools",
     "ToolResult": ".tools",
     "ResponseStream": "._response_stream",
+    "ResponseToolRun": "._response_tool_loop",
+    "ResponseToolRunResult": "._response_tool_loop",
     "Response": ".models.responses",
     "ResponseStreamEvent": ".models.response_events",
     "RawResponse": "._raw",
+    "ResponseToolRunEvent": ".models.response_events",
     "tool": ".tools",
 }
 
@@ -349,8 +365,12 @@ __all__ = [
     "ReasoningDelta",
     "RefusalDelta",
     "Response",
+    "ResponseMaxTurnsExceededError",
     "ResponseStream",
     "ResponseStreamEvent",
+    "ResponseToolRun",
+    "ResponseToolRunEvent",
+    "ResponseToolRunResult",
     "RetryConfig",
     "StoredMessage",
     "StreamAssembler",

@@ -32,11 +32,12 @@ from ._event_stream import EventStream
 from ._params import CallOptions, ChatParams, ImageParams, ParseParams, ToolRunParams
 from ._parsed_stream import ParsedChatStream
 from ._raw import RawResponse, capture
-from ._response_params import ResponseParams
+from ._response_params import ResponseParams, ResponseToolRunParams
 from ._response_stream import ResponseStream
+from ._response_tool_loop import ResponseInputItem, ResponseToolRun, ResponseToolRunResult
 from ._stream import ChatStream, StreamStatistics, _EventIterator
 from ._tls import CertTypes, VerifyTypes
-from ._tool_loop import ToolRun, ToolRunResult
+from ._tool_loop import ToolLoop, ToolRun, ToolRunResult
 from .client import (
     _KEEP,
     DEFAULT_MAX_CONNECTIONS,
@@ -52,7 +53,11 @@ from .models.image import ImageGeneration
 from .models.parsed import ParsedChatCompletion
 from .models.ratelimit import RateLimitInfo
 from .models.request import MessageParam
-from .models.response_events import ResponseStreamEvent, ResponseTextDeltaEvent
+from .models.response_events import (
+    ResponseStreamEvent,
+    ResponseTextDeltaEvent,
+    ResponseToolRunEvent,
+)
 from .models.responses import Response, ResponseInput
 from .models.service import HealthStatus, ModelList
 from .models.stored import (
@@ -67,6 +72,7 @@ from .router import AsyncPager, AsyncRouter
 from .tools import FunctionTool
 
 T = TypeVar("T")
+E = TypeVar("E")
 R = TypeVar("R")
 P = ParamSpec("P")
 Item = TypeVar("Item")
@@ -148,7 +154,8 @@ class _Runner:
         self._loop = _LoopThread(backend)
         self.portal: BlockingPortal = self._loop.portal
         self._client = client
-        self.runs: set[SyncToolRun] = set()  # tool runs open: each has a task on the loop
+        # tool runs open: each has a task on the loop
+        self.runs: set[_SyncToolLoop[Any, Any]] = set()
         self._forgotten: weakref.finalize[[str, _LoopThread, AsyncSudo], _Runner]
         self._forgotten = weakref.finalize(self, _collected_open, repr(client), self._loop, client)
         self._forgotten.atexit = False  # _close_at_exit waits for the close instead
@@ -169,7 +176,7 @@ class _Runner:
             except StopAsyncIteration:
                 return
 
-    def close(self, streams: Sequence[_BlockingStream | SyncToolRun] = ()) -> None:
+    def close(self, streams: Sequence[_BlockingStream | _SyncToolLoop[Any, Any]] = ()) -> None:
         """Close ``streams`` (and tool runs) and the client, then stop the loop (once)."""
         if self._forgotten.detach() is None:
             return
@@ -427,17 +434,17 @@ class ParsedStream(Stream, Generic[T]):
         return self._runner.run(self._parsed_stream.final_completion)
 
 
-class SyncToolRun(AbstractContextManager["SyncToolRun"]):
-    """A blocking tool loop (see :meth:`AsyncRouter.run_tools`): iterate it for the same
-    events, ``final_result()`` for the last answer and the whole conversation.
-
-    Use it as ``with sudo.router.run_tools(...) as run:``: leaving the block closes the
-    turn's stream and cancels the tool calls still running. Iterated without ``with``, it
-    closes itself when the iteration ends; left early, when :meth:`close` is called or the
-    client closes. ``final_result()`` alone runs the whole loop and closes it.
+class _SyncToolLoop(AbstractContextManager[Any], Generic[E, R]):
+    """A blocking tool loop: iterate it for the same events, ``final_result()`` for what
+    it ends with. Use it as ``with``: leaving the block closes the turn's stream and
+    cancels the tool calls still running. Iterated without ``with``, it closes itself when
+    the iteration ends; left early, when :meth:`close` is called or the client closes.
+    ``final_result()`` alone runs the whole loop and closes it.
     """
 
-    def __init__(self, runner: _Runner, run: ToolRun, open_runs: set[SyncToolRun]) -> None:
+    def __init__(
+        self, runner: _Runner, run: ToolLoop[Any, E, R], open_runs: set[_SyncToolLoop[Any, Any]]
+    ) -> None:
         self._runner = runner
         self._run = run
         self._open_runs = open_runs
@@ -459,14 +466,14 @@ class SyncToolRun(AbstractContextManager["SyncToolRun"]):
             task_status.started()
             await self._release.wait()
 
-    def __enter__(self) -> SyncToolRun:
+    def __enter__(self) -> Self:
         self._open()
         return self
 
-    def __iter__(self) -> SyncToolRun:
+    def __iter__(self) -> Self:
         return self
 
-    def __next__(self) -> ToolRunEvent:
+    def __next__(self) -> E:
         self._open()
         try:
             return next(self._events)
@@ -474,14 +481,9 @@ class SyncToolRun(AbstractContextManager["SyncToolRun"]):
             self.close()
             raise
 
-    def final_result(self) -> ToolRunResult:
-        """Run the loop to its end and return its :class:`ToolRunResult`."""
+    def final_result(self) -> R:
+        """Run the loop to its end and return what it ended with."""
         return self._runner.run(self._run.final_result)
-
-    @property
-    def messages(self) -> list[MessageParam]:
-        """The conversation so far."""
-        return self._run.messages
 
     def close(self, timeout: float | None = None) -> None:
         """Close the turn's stream and cancel the tool calls still running (waiting at
@@ -503,6 +505,38 @@ class SyncToolRun(AbstractContextManager["SyncToolRun"]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class SyncToolRun(_SyncToolLoop[ToolRunEvent, ToolRunResult]):
+    """A blocking tool loop (see :meth:`AsyncRouter.run_tools`): iterate it for the same
+    events, ``final_result()`` for the last answer and the whole conversation
+    (:class:`ToolRunResult`).
+
+    Use it as ``with sudo.router.run_tools(...) as run:``: leaving the block closes the
+    turn's stream and cancels the tool calls still running. Iterated without ``with``, it
+    closes itself when the iteration ends; left early, when :meth:`close` is called or the
+    client closes. ``final_result()`` alone runs the whole loop and closes it.
+    """
+
+    _run: ToolRun
+
+    @property
+    def messages(self) -> list[MessageParam]:
+        """The conversation so far."""
+        return self._run.messages
+
+
+class SyncResponseToolRun(_SyncToolLoop[ResponseToolRunEvent, ResponseToolRunResult]):
+    """A blocking Responses tool loop (see :meth:`AsyncResponses.run_tools`): iterate it
+    for the same events, ``final_result()`` for the last response and the whole input
+    (:class:`ResponseToolRunResult`); ``with`` it as :class:`SyncToolRun`."""
+
+    _run: ResponseToolRun
+
+    @property
+    def input(self) -> list[ResponseInputItem]:
+        """The input so far."""
+        return self._run.input
 
 
 class SyncPage(Generic[Page, Item]):
@@ -820,6 +854,7 @@ class Responses:
 
     def __init__(self, owner: Sudo) -> None:
         self._streams = owner._streams
+        self._runs = owner._runs
         self._runner = owner._runner
         self._responses = owner._client.responses
 
@@ -860,6 +895,29 @@ class Responses:
         blocking = BlockingResponseStream(self._runner, self._runner.run(open_stream))
         self._streams.add(blocking)
         return blocking
+
+    def run_tools(
+        self,
+        *,
+        model: str,
+        input: ResponseInput,
+        tools: Sequence[FunctionTool[Any] | Callable[..., Any]],
+        max_turns: int = 10,
+        tool_timeout: float | None = None,
+        **params: Unpack[ResponseToolRunParams],
+    ) -> SyncResponseToolRun:
+        """A tool loop over the Responses API (see :meth:`AsyncResponses.run_tools`):
+        ``with`` it, iterate it for its events, and call ``final_result()``; or call
+        ``final_result()`` alone."""
+        run = self._responses.run_tools(
+            model=model,
+            input=input,
+            tools=tools,
+            max_turns=max_turns,
+            tool_timeout=tool_timeout,
+            **params,
+        )
+        return SyncResponseToolRun(self._runner, run, self._runs)
 
     def create_response(
         self,

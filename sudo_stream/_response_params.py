@@ -2,8 +2,8 @@
 
 The request fields are declared once here, as for chat completions in ``_params``:
 :class:`ResponseParams` types ``**params`` (the call options and every optional field of
-:class:`~sudo_stream.models.responses.ResponsesRequest`), ``split_params(...,
-RESPONSE_FIELDS)`` separates them, and :func:`check_response` refuses what the API would,
+:class:`~sudo_stream.models.responses.ResponsesRequest`; :class:`ResponseToolRunParams`
+all but ``tools``), ``split_params(..., RESPONSE_FIELDS)`` separates them, and :func:`check_response` refuses what the API would,
 before anything is sent, with a ``TypeError`` or ``ValueError`` naming the field.
 """
 
@@ -34,8 +34,10 @@ from .models.responses import (
 )
 
 
-class ResponseParams(CallOptions, total=False):
-    """Optional parameters of a response (see OpenAI's Responses API reference)."""
+class ResponseToolRunParams(CallOptions, total=False):
+    """Optional parameters of a Responses tool loop's requests: a response's but
+    ``tools`` (``run_tools()`` takes functions for it) and ``stream`` (every turn
+    streams)."""
 
     background: bool | None
     conversation: str | Mapping[str, Any] | None
@@ -56,11 +58,16 @@ class ResponseParams(CallOptions, total=False):
     temperature: float | None
     text: Mapping[str, Any] | None
     tool_choice: str | Mapping[str, Any] | None
-    tools: Sequence[FunctionTool | Tool | Mapping[str, Any]] | None
     top_logprobs: int | None
     top_p: float | None
     truncation: str | None
     user: str | None
+
+
+class ResponseParams(ResponseToolRunParams, total=False):
+    """Optional parameters of a response (see OpenAI's Responses API reference)."""
+
+    tools: Sequence[FunctionTool | Tool | Mapping[str, Any]] | None
 
 
 RESPONSE_FIELDS = frozenset(ResponsesRequest.__struct_fields__) - {"model", "input", "stream"}

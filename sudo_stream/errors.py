@@ -21,7 +21,9 @@
     │                                  (also a ValueError; never retried)
     ├── StreamError                    something wrong inside a stream; carries ``.partial``
     └── MaxTurnsExceededError          a tool loop used its ``max_turns`` while the model
-                                       still asked for tools; carries ``.messages``
+        │                              still asked for tools; carries ``.messages``
+        └── ResponseMaxTurnsExceededError   the same of a Responses tool loop; carries
+                                            ``.input`` and ``.response``
 
 Foreign errors (httpx, msgspec) are translated at the boundary with ``raise ... from exc``.
 The seed SDK's names stay importable: ``ErrorResponse`` and ``SudoDefaultError`` are
@@ -57,6 +59,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseMaxTurnsExceededError",
     "StreamError",
     "SudoDefaultError",
     "SudoError",
@@ -296,6 +299,34 @@ class MaxTurnsExceededError(SudoError):
         self.max_turns = max_turns
         self.messages = messages
         self.completion = completion
+
+
+class ResponseMaxTurnsExceededError(MaxTurnsExceededError):
+    """:class:`MaxTurnsExceededError` of a Responses tool loop (``responses.run_tools``):
+    ``input`` is the whole input so far (the input, every turn's output items and every
+    ``function_call_output``), ready to be sent again to carry on (``messages`` is the same
+    list); ``response`` is the last turn's. It has no ``completion`` (a chat answer)."""
+
+    input: list[Any]
+    response: Response
+
+    def __init__(self, max_turns: int, *, input: list[Any], response: Response) -> None:
+        SudoError.__init__(
+            self,
+            f"the model still asked for tools after max_turns={max_turns} turns "
+            "(raise max_turns, or carry on with .input)",
+        )
+        self.max_turns = max_turns
+        self.messages = self.input = input
+        self.response = response
+
+    # Typed as the base's attribute (a chat run's error has one), but there is none here:
+    # asked for, it says where the answer is rather than a bare AttributeError.
+    @property
+    def completion(self) -> ChatCompletion:  # type: ignore[override]
+        raise AttributeError(
+            "a Responses tool run has no chat completion: its last answer is .response"
+        )
 
 
 ErrorResponse = APIStatusError

@@ -277,6 +277,12 @@ SCRIPTS: dict[str, Script] = {
         ('-> get_weather({"city":"text"})', '<- get_weather: {"city":"text","celsius":21}',
          'The tools answered: get_weather said {"city":"text","celsius":21}.', "4 messages"),
     ),
+    # the same loop over the Responses API, against the fake server's own model
+    "responses_tool_loop": Script(
+        lambda server: None,
+        ('-> get_weather({"city": "text"})', '<- get_weather: {"city":"text","celsius":21}',
+         f"{testing.DEFAULT_REPLY}\n", "6 input items"),
+    ),
     "unauthorized": Script(script_unauthorized, ("check SUDO_API_KEY: HTTP 401",)),
     "stall": Script(script_stall, ("gave up (idle bound, 1 s) after ' fox jumps'",)),
     "stored": Script(script_stored, ("chatcmpl-stored0", "question 2")),

@@ -109,15 +109,17 @@ class Finished(_Event, frozen=True, gc=False, tag="finished"):
 
 
 class TurnStarted(_Event, frozen=True, gc=False, tag="turn_started"):
-    """A tool loop (``router.run_tools``) asks the model again: ``turn`` counts from 1.
-    The turn's stream events follow."""
+    """A tool loop (``router.run_tools``, ``responses.run_tools``) asks the model again:
+    ``turn`` counts from 1. The turn's stream events follow."""
 
     turn: int
 
 
 class ToolCallResult(_Event, frozen=True, gc=False, tag="tool_call_result"):
     """A tool loop ran one of the model's tool calls; ``content`` is what goes back to
-    the model. ``index`` and ``id`` are those of the call (``ToolCallDone``).
+    the model. ``index`` and ``id`` are those of the call (``ToolCallDone``); in a
+    Responses tool loop, ``id`` is the call's ``call_id`` and ``index`` its position among
+    the response's function calls.
 
     ``is_error`` is set when the call could not give a result: an unknown tool, arguments
     that do not fit its signature, an exception, a timeout. ``content`` then says what went

@@ -28,6 +28,7 @@ import msgspec
 
 from ._tagged import convert_tolerant
 from .common import ErrorDetail
+from .events import ToolCallResult, TurnStarted
 from .responses import (
     _UNKNOWNS,
     OutputContent,
@@ -345,6 +346,11 @@ KnownResponseEvent = Union[
 
 ResponseStreamEvent = Union[KnownResponseEvent, UnknownResponseEvent]
 """An event of a response stream: a known one, or an :class:`UnknownResponseEvent`."""
+
+ResponseToolRunEvent = Union[TurnStarted, ResponseStreamEvent, ToolCallResult]
+"""Any event a Responses tool loop (``responses.run_tools``) yields: its turns' stream
+events, each turn announced by ``TurnStarted``, and a ``ToolCallResult`` per function call
+it ran."""
 
 TERMINAL_EVENTS = (ResponseCompletedEvent, ResponseIncompleteEvent, ResponseFailedEvent)
 """The events that end a response stream (``error`` ends it as well, as a failure)."""
