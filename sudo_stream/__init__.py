@@ -115,6 +115,18 @@ if TYPE_CHECKING:
     from .errors import (
         UnprocessableEntityError as UnprocessableEntityError,
     )
+    from .hooks import (
+        CallInfo as CallInfo,
+    )
+    from .hooks import (
+        CallOutcome as CallOutcome,
+    )
+    from .hooks import (
+        Hooks as Hooks,
+    )
+    from .hooks import (
+        RetryInfo as RetryInfo,
+    )
     from .models import (
         AssistantMessage as AssistantMessage,
     )
@@ -321,6 +333,10 @@ _LAZY: dict[str, str] = {
     "ResponseStreamEvent": ".models.response_events",
     "RawResponse": "._raw",
     "ResponseToolRunEvent": ".models.response_events",
+    "Hooks": ".hooks",
+    "CallInfo": ".hooks",
+    "CallOutcome": ".hooks",
+    "RetryInfo": ".hooks",
     "tool": ".tools",
 }
 
@@ -334,6 +350,8 @@ __all__ = [
     "AuthenticationError",
     "BackoffStrategy",
     "BadRequestError",
+    "CallInfo",
+    "CallOutcome",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionList",
@@ -349,6 +367,7 @@ __all__ = [
     "FunctionCall",
     "FunctionDefinition",
     "FunctionTool",
+    "Hooks",
     "ImageGeneration",
     "InternalServerError",
     "InvalidRequestError",
@@ -372,6 +391,7 @@ __all__ = [
     "ResponseToolRunEvent",
     "ResponseToolRunResult",
     "RetryConfig",
+    "RetryInfo",
     "StoredMessage",
     "StreamAssembler",
     "StreamError",

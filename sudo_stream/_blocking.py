@@ -46,6 +46,7 @@ from .client import (
     AsyncSudo,
     _Keep,
 )
+from .hooks import Hooks
 from .models.chunk import ChatCompletionChunk
 from .models.completion import ChatCompletion
 from .models.events import StreamEvent, TextDelta, ToolRunEvent
@@ -973,6 +974,7 @@ class Sudo(AbstractContextManager["Sudo"]):
         verify: VerifyTypes = True,
         cert: CertTypes | None = None,
         system_trust_store: bool = False,
+        hooks: Hooks | Sequence[Hooks] | None = None,
         backend: Literal["asyncio", "trio"] = "asyncio",
     ) -> None:
         self._client = AsyncSudo(
@@ -987,6 +989,7 @@ class Sudo(AbstractContextManager["Sudo"]):
             verify=verify,
             cert=cert,
             system_trust_store=system_trust_store,
+            hooks=hooks,
         )
         self._runner = _Runner(backend, self._client)
         self._derived = False

@@ -33,6 +33,7 @@ from ._retry import RetryableStreamError, call_with_retries
 from ._socket import bind_deadline
 from ._transport import Transport, body_reader, close_response, media_type, translate
 from .errors import APIResponseValidationError, APITimeoutError, StreamError, SudoError
+from .hooks import CallInfo, CallOutcome, HookRunner
 from .models.common import ErrorDetail
 from .models.ratelimit import RateLimitInfo
 from .sse import ServerSentEvent, SSEError, SSEParser
@@ -104,6 +105,8 @@ class EventStream:
         self._eof = False
         self._finished = False
         self._closed = False
+        self._hooks: HookRunner | None = None
+        self._call: CallInfo | None = None
 
     @property
     def headers(self) -> httpx.Headers:
@@ -148,6 +151,10 @@ class EventStream:
             if self._bound:  # before the connection can go back to the pool
                 bind_deadline(self.response.extensions, None)
             await close_response(self.response, self._raw)
+            hooks, call = self._hooks, self._call
+            if hooks is not None and call is not None:  # the end of the call: finished or left
+                self._hooks = None
+                await hooks.finish(call, self._outcome(call), shielded=True)
 
     async def __aenter__(self) -> Self:
         return self
@@ -279,8 +286,29 @@ class EventStream:
                 pass  # the answer is complete; a broken tail only costs the connection
         await self.aclose()
 
-    async def _abort(self) -> None:
+    async def _abort(self, error: BaseException | None = None) -> None:
+        """Close after a failure: the hooks hear of ``error`` (a cancellation ends the call
+        without a word to them)."""
+        hooks, call = self._hooks, self._call
+        self._hooks = None
         await self.aclose()
+        cancelled = isinstance(error, anyio.get_cancelled_exc_class())
+        if hooks is not None and call is not None and error is not None and not cancelled:
+            await hooks.error(call, error)
+
+    def _observe(self, hooks: HookRunner, call: CallInfo) -> None:
+        """Report the end of this stream's call to ``hooks``."""
+        self._hooks, self._call = hooks, call
+
+    def _outcome(self, call: CallInfo) -> CallOutcome:
+        """How the call ended (a subclass adds what its answer says: usage, model)."""
+        first = None if self._first_at is None else self._first_at - call.started
+        return CallOutcome(
+            complete=self._finished,
+            status_code=self.response.status_code,
+            elapsed=time.monotonic() - call.started,
+            time_to_first_event=first,
+        )
 
     def _with_partial(self, exc: SudoError) -> SudoError:
         """Once events were delivered, a failure says so and carries what was assembled."""
@@ -348,6 +376,8 @@ async def open_event_stream(
     make_stream: Callable[..., E],
     *,
     call: str = "the stream",
+    hooks: HookRunner | None = None,
+    call_info: CallInfo | None = None,
     timeout: Timeout,  # noqa: ASYNC109 (a Timeout of several bounds)
     retries: RetryConfig,
     max_event_size: int,
@@ -365,8 +395,15 @@ async def open_event_stream(
 
     async def attempt() -> E:
         deadline = Deadline.for_call(timeout, total_at)
-        response = await transport.send(build(), deadline)
+        request = build()
+        if hooks is not None:
+            assert call_info is not None
+            await hooks.request(call_info, request)
+        response = await transport.send(request, deadline)
         try:
+            if hooks is not None:
+                assert call_info is not None
+                await hooks.response(call_info, response)
             await transport.check_status(response, deadline)
             content_type = response.headers.get("content-type", "")
             if media_type(content_type) != "text/event-stream":
@@ -393,10 +430,11 @@ async def open_event_stream(
         await stream._prefetch()
         return stream
 
+    on_retry = None if hooks is None or call_info is None else partial(hooks.retry, call_info)
     if total_at is None:
-        return await call_with_retries(attempt, retries, call=call)
+        return await call_with_retries(attempt, retries, call=call, on_retry=on_retry)
     # Reads are bounded by the deadline already; this scope bounds connecting and writing.
     with anyio.CancelScope(deadline=anyio.current_time() + (total_at - started)) as scope:
-        return await call_with_retries(attempt, retries, total_at, call=call)
+        return await call_with_retries(attempt, retries, total_at, call=call, on_retry=on_retry)
     assert scope.cancelled_caught
     raise APITimeoutError("total", timeout.total, "while opening the stream")

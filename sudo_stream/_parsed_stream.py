@@ -77,7 +77,7 @@ class PartialObjectIterator:
                     error = exc
                     break
                 return parser.snapshot()
-        await self._stream._abort()  # outside the except: no context to chain
+        await self._stream._abort(error)  # outside the except: no context to chain
         raise error
 
 

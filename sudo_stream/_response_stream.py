@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import msgspec
 
 from ._event_stream import EventStream
 from .errors import APIConnectionError, APITimeoutError, StreamError
+from .hooks import CallInfo, CallOutcome
 from .models.response_events import (
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
@@ -124,8 +126,8 @@ class ResponseStream(EventStream):
                 self._parse(data)
             await self._finish_connection()
             return None
-        except BaseException:
-            await self._abort()
+        except BaseException as exc:
+            await self._abort(exc)
             raise
 
     def _decode(self, sse: ServerSentEvent) -> ResponseStreamEvent | None:
@@ -162,6 +164,15 @@ class ResponseStream(EventStream):
 
     def _attach_partial(self, exc: StreamError | APITimeoutError) -> None:
         exc.partial_response = self._assembler.response()
+
+    def _outcome(self, call: CallInfo) -> CallOutcome:
+        response = self._assembler.response()
+        return replace(
+            super()._outcome(call),
+            usage=response.usage,
+            response_model=response.model or None,
+            finish_reasons=(response.status,) if response.status else (),
+        )
 
     async def _prefetch(self) -> None:
         """Wait for the first event (so that a failure before it can be retried)."""

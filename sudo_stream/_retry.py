@@ -22,6 +22,7 @@ from .errors import (
     SudoError,
     TLSCertificateError,
 )
+from .hooks import RetryInfo
 
 T = TypeVar("T")
 
@@ -96,6 +97,7 @@ async def call_with_retries(
     deadline: float | None = None,
     *,
     call: str = "the call",
+    on_retry: Callable[[RetryInfo], Awaitable[None]] | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds, fails for good, or the policy gives up.
 
@@ -104,7 +106,8 @@ async def call_with_retries(
     (``time.monotonic()`` seconds) is the call's ``total`` bound, kept the same way.
 
     Each retry, and a call that fails for good, is one INFO line on the ``sudo_stream``
-    logger; ``call`` names the call there (``POST /v1/chat/completions``).
+    logger; ``call`` names the call there (``POST /v1/chat/completions``). ``on_retry`` is
+    awaited before each retry is sent (after its wait).
     """
     schedule = None
     try:
@@ -114,6 +117,9 @@ async def call_with_retries(
 
         async def attempt_in_time() -> T:
             schedule.check_in_time()
+            retry, schedule.pending = schedule.pending, None
+            if retry is not None and on_retry is not None:
+                await on_retry(retry)
             return await attempt()
 
         return await schedule.retrying()(attempt_in_time)
@@ -149,6 +155,7 @@ class _Schedule:
         self.deadline = deadline
         self.call = call
         self.attempts = 0
+        self.pending: RetryInfo | None = None  # the retry about to be sent
         self._drawn: tuple[int, float] = (0, 0.0)
         self._last_error: BaseException | None = None
 
@@ -167,12 +174,16 @@ class _Schedule:
         self.attempts = state.attempt_number
 
     def log_retry(self, state: tenacity.RetryCallState) -> None:
-        """One INFO line per retry: the call, the attempt, why, and the wait."""
-        if not logger.isEnabledFor(logging.INFO) or state.outcome is None:
+        """Note the retry for the hooks; one INFO line: the call, the attempt, why, the wait."""
+        if state.outcome is None:
             return
         exc = state.outcome.exception()
-        reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
         wait = self.sleep_before_retry(state)
+        if exc is not None:
+            self.pending = RetryInfo(state.attempt_number + 1, exc, wait)
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
         logger.info(
             "retrying %s (attempt %d of %d) in %.2f s after %s",
             self.call, state.attempt_number + 1, self.policy.attempts, wait, reason,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import httpx
@@ -20,6 +21,7 @@ from .errors import (
     APITimeoutError,
     StreamError,
 )
+from .hooks import CallInfo, CallOutcome
 from .models._lenient import decode_lenient
 from .models.chunk import ChatCompletionChunk
 from .models.common import ErrorBody, ErrorDetail
@@ -104,8 +106,9 @@ class ChatStream(EventStream):
             detail = exc.detail
         else:
             return chunk
-        await self._abort()  # outside the except: the server's raw error is no context
-        raise self._error_event(detail)
+        error = self._error_event(detail)
+        await self._abort(error)  # outside the except: the server's raw error is no context
+        raise error
 
     def events(self) -> AsyncIterator[StreamEvent]:
         """Typed events (text, reasoning, refusal and tool-argument deltas, tool call done
@@ -187,8 +190,8 @@ class ChatStream(EventStream):
                 self._next = 0
             await self._finish_connection()
             return None
-        except BaseException:
-            await self._abort()
+        except BaseException as exc:
+            await self._abort(exc)
             raise
 
     def _decode(self, event: ServerSentEvent) -> ChatCompletionChunk | None:
@@ -251,6 +254,16 @@ class ChatStream(EventStream):
     def _attach_partial(self, exc: StreamError | APITimeoutError) -> None:
         exc.partial = self._assembler.completion()
 
+    def _outcome(self, call: CallInfo) -> CallOutcome:
+        completion = self._assembler.completion()
+        reasons = tuple(c.finish_reason for c in completion.choices if c.finish_reason)
+        return replace(
+            super()._outcome(call),
+            usage=completion.usage,
+            response_model=completion.model or None,
+            finish_reasons=reasons,
+        )
+
     # -- opening ------------------------------------------------------------------------
 
     async def _prefetch(self) -> None:
@@ -305,8 +318,9 @@ class _EventIterator:
                 detail = exc.detail
             else:
                 continue
-            await stream._abort()  # outside the except: the server's raw error is no context
-            raise stream._error_event(detail)
+            error = stream._error_event(detail)
+            await stream._abort(error)  # outside the except: the server's raw error is no context
+            raise error
         event = self._queue[self._index]
         self._index += 1
         return event

@@ -8,8 +8,9 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import httpx
@@ -23,8 +24,9 @@ from ._params import CallOptions
 from ._raw import note_response
 from ._retry import call_with_retries
 from ._tls import CertTypes, TLSSettings, VerifyTypes
-from ._transport import DEFAULT_SERVER_URL, Transport, redact
+from ._transport import DEFAULT_SERVER_URL, Transport, close_response, redact
 from .errors import APIResponseValidationError, APITimeoutError
+from .hooks import CallInfo, CallOutcome, HookRunner, Hooks
 from .models._lenient import decode_lenient
 from .responses import AsyncResponses
 from .router import AsyncRouter
@@ -46,6 +48,12 @@ class Answer(Generic[T]):
     value: T
     response: httpx.Response
     body: bytes
+
+
+def _status(value: Any) -> tuple[str, ...]:
+    """A Responses answer's status, standing for its finish reason."""
+    status = getattr(value, "status", None)
+    return (status,) if isinstance(status, str) else ()
 
 
 class _Keep:
@@ -113,6 +121,7 @@ class AsyncSudo:
         verify: VerifyTypes = True,
         cert: CertTypes | None = None,
         system_trust_store: bool = False,
+        hooks: Hooks | Sequence[Hooks] | None = None,
     ) -> None:
         configure_from_environment()
         tls = TLSSettings.of(verify, cert, system_trust_store)
@@ -143,6 +152,7 @@ class AsyncSudo:
         self._api_key = api_key or None
         self._retries = RetryConfig.of(retries)
         self._timeout = Timeout.of(timeout)
+        self._hooks = HookRunner.of(hooks)
         self._max_event_size = max_event_size
         self._max_response_size = max_response_size
         self._closed = False
@@ -276,6 +286,50 @@ class AsyncSudo:
         decode: Callable[[bytes], T] | None = None,
     ) -> Answer[T]:
         """:meth:`_execute`, keeping the response head and the body as it came."""
+        hooks = self._hooks
+        if hooks is None:
+            return await self._send_call(
+                method, path, result_type, options=options, query=query, content=content,
+                decode=decode, hooks=None, call=None,
+            )  # fmt: skip
+        call = hooks.call(method, path, content, stream=False)
+        try:
+            answer = await self._send_call(
+                method, path, result_type, options=options, query=query, content=content,
+                decode=decode, hooks=hooks, call=call,
+            )  # fmt: skip
+        except Exception as exc:
+            await hooks.error(call, exc)
+            raise
+        value: Any = answer.value
+        choices = getattr(value, "choices", None) or ()
+        finish_reasons = tuple(c.finish_reason for c in choices if getattr(c, "finish_reason", None))
+        await hooks.finish(
+            call,
+            CallOutcome(
+                complete=True,
+                status_code=answer.response.status_code,
+                elapsed=time.monotonic() - call.started,
+                usage=getattr(value, "usage", None),
+                response_model=getattr(value, "model", None),
+                finish_reasons=finish_reasons or _status(value),
+            ),
+        )
+        return answer
+
+    async def _send_call(
+        self,
+        method: str,
+        path: str,
+        result_type: type[T],
+        *,
+        options: CallOptions,
+        query: Sequence[tuple[str, str]],
+        content: bytes | None,
+        decode: Callable[[bytes], T] | None,
+        hooks: HookRunner | None,
+        call: CallInfo | None,
+    ) -> Answer[T]:
         retries, timeout = self._options(options)
         transport = self._transport
         started = time.monotonic()
@@ -284,7 +338,17 @@ class AsyncSudo:
         async def attempt() -> Answer[T]:
             deadline = Deadline.for_call(timeout, total_at)
             request = self._build(method, path, timeout, options, query=query, content=content)
+            if hooks is not None:
+                assert call is not None
+                await hooks.request(call, request)
             response = await transport.send(request, deadline)
+            if hooks is not None:
+                assert call is not None
+                try:
+                    await hooks.response(call, response)
+                except BaseException:
+                    await close_response(response)
+                    raise
             await transport.check_status(response, deadline)
             body = await transport.read_body(response, deadline, self._max_response_size)
             try:
@@ -304,11 +368,14 @@ class AsyncSudo:
             note_response(response)
             return Answer(value, response, body)
 
-        call = f"{method} {path}"
+        label = f"{method} {path}"
+        on_retry = None if hooks is None or call is None else partial(hooks.retry, call)
         if timeout.total is None:
-            return await call_with_retries(attempt, retries, call=call)
+            return await call_with_retries(attempt, retries, call=label, on_retry=on_retry)
         with anyio.move_on_after(timeout.total) as scope:
-            return await call_with_retries(attempt, retries, total_at, call=call)
+            return await call_with_retries(
+                attempt, retries, total_at, call=label, on_retry=on_retry
+            )
         assert scope.cancelled_caught
         raise APITimeoutError("total", timeout.total, f"on {method} {path}")
 
@@ -321,6 +388,33 @@ class AsyncSudo:
     ) -> S:
         """Open a stream of server-sent events: ``make_stream`` makes the stream object of
         the response (a :class:`ChatStream`, a Responses stream)."""
+        hooks = self._hooks
+        if hooks is None:
+            return await self._open(path, content, options, make_stream, None, None)
+        call = hooks.call("POST", path, content, stream=True)
+        try:
+            stream = await self._open(path, content, options, make_stream, hooks, call)
+        except Exception as exc:
+            await hooks.error(call, exc)
+            raise
+        stream._observe(hooks, call)
+        if stream._first_at is not None:
+            try:
+                await hooks.first_event(call, stream._first_at - call.started)
+            except BaseException as exc:
+                await stream._abort(exc)
+                raise
+        return stream
+
+    async def _open(
+        self,
+        path: str,
+        content: bytes,
+        options: CallOptions,
+        make_stream: Callable[..., S],
+        hooks: HookRunner | None,
+        call: CallInfo | None,
+    ) -> S:
         retries, timeout = self._options(options)
         return await open_event_stream(
             self._transport,
@@ -329,6 +423,8 @@ class AsyncSudo:
             ),
             make_stream,
             call=f"POST {path}",
+            hooks=hooks,
+            call_info=call,
             timeout=timeout,
             retries=retries,
             max_event_size=self._max_event_size,
