@@ -146,8 +146,10 @@ class ResponseStream(EventStream):
         self._ended_at = time.monotonic()
         try:  # close the block the body may have cut off: a last event may be whole in it
             tail = self._parser.feed(b"\n\n")
-        except SSEError:  # the cut block was over the size limit
-            tail = [ServerSentEvent(data="{")]  # undecodable: a cut stream, said so
+        except SSEError:  # the cut block was over the size limit: it cannot be whole
+            raise self._failure(
+                f"stream ended inside an event after {self._events} events"
+            ) from None
         self._parser.close()
         if tail:
             self._pending, self._next = tail, 0
