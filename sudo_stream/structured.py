@@ -173,6 +173,10 @@ def parse_choices(completion: ParsedChatCompletion[Any], tp: type[T]) -> ParsedC
 # -- streamed partial objects -------------------------------------------------------------
 
 _OBJECTS = (mi.StructType, mi.DataclassType, mi.TypedDictType)
+# msgspec 0.19 added frozendict; what came before has only dict as a mapping
+_MAPPINGS: tuple[type[mi.Type], ...] = tuple(
+    kind for kind in (mi.DictType, getattr(mi, "FrozenDictType", None)) if kind is not None
+)
 _ARRAYS = (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)
 
 
@@ -200,7 +204,7 @@ def _narrow(info: mi.Type | None, is_object: bool) -> mi.Type | None:
     if is_object:
         if isinstance(info, _OBJECTS) and not getattr(info, "array_like", False):
             return info
-        return info if isinstance(info, (mi.DictType, mi.FrozenDictType)) else None
+        return info if isinstance(info, _MAPPINGS) else None
     return info if isinstance(info, (*_ARRAYS, mi.TupleType)) else None
 
 
@@ -208,8 +212,9 @@ def _member(info: mi.Type | None, key: str, index: int) -> mi.Type | None:
     """The type of member ``key`` (an object) or item ``index`` (an array) of ``info``."""
     if isinstance(info, _OBJECTS):
         return next((f.type for f in info.fields if f.encode_name == key), None)
-    if isinstance(info, (mi.DictType, mi.FrozenDictType)):
-        return info.value_type
+    if isinstance(info, _MAPPINGS):
+        value_type: mi.Type = getattr(info, "value_type")  # noqa: B009 (either mapping kind)
+        return value_type
     if isinstance(info, _ARRAYS):
         return info.item_type
     if isinstance(info, mi.TupleType) and index < len(info.item_types):

@@ -38,7 +38,10 @@ def output_records(output_dir: Path, *, partial: bool = False) -> list[dict[str,
         paths += sorted(output_dir.glob("part-*.jsonl.partial"))
     records = []
     for path in paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a unit finished between the listing and the read: its
+            continue  # records are in its final file, which the next look finds
         records += [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
     return records
 
