@@ -48,7 +48,6 @@ from __future__ import annotations
 import gc
 import json
 import random
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -59,6 +58,8 @@ from typing import Any
 from sudo_stream.models.response_events import decode_response_event
 from sudo_stream.response_assembler import ResponseAssembler
 from sudo_stream.sse import SSEParser
+
+from .measure import failed_row, part_row
 
 PIECE = 64 * 1024
 WORDS = 4_000
@@ -329,29 +330,11 @@ def check_memory(side: str, items: list[dict[str, Any]], pieces: list[bytes]) ->
 
 
 def _row(measure: str, implementation: str, times: list[float], **extra: Any) -> dict[str, Any]:
-    return {
-        "part": "responses",
-        "measure": measure,
-        "implementation": implementation,
-        "rounds": len(times),
-        "min_s": min(times),
-        "median_s": statistics.median(times),
-        "max_s": max(times),
-        "error": None,
-        **extra,
-    }
+    return part_row("responses", measure, implementation, times, **extra)
 
 
 def _failed(measure: str, implementation: str, exc: BaseException, **extra: Any) -> dict[str, Any]:
-    first = (str(exc).strip().splitlines() or [""])[0][:160]
-    return {
-        "part": "responses",
-        "measure": measure,
-        "implementation": implementation,
-        "rounds": 0,
-        "error": f"{type(exc).__name__}: {first}".rstrip(": "),
-        **extra,
-    }
+    return failed_row("responses", measure, implementation, exc, **extra)
 
 
 MEMORY = {

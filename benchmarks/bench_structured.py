@@ -53,7 +53,6 @@ import enum
 import gc
 import json
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -64,6 +63,8 @@ import msgspec
 
 from sudo_stream import structured
 from sudo_stream.models.parsed import ParsedChatCompletion
+
+from .measure import failed_row, part_row
 
 # -- the answer, as msgspec types ---------------------------------------------------------
 
@@ -446,29 +447,11 @@ def _rounds(
 
 
 def _row(measure: str, implementation: str, times: list[float], **extra: Any) -> dict[str, Any]:
-    return {
-        "part": "structured",
-        "measure": measure,
-        "implementation": implementation,
-        "rounds": len(times),
-        "min_s": min(times),
-        "median_s": statistics.median(times),
-        "max_s": max(times),
-        "error": None,
-        **extra,
-    }
+    return part_row("structured", measure, implementation, times, **extra)
 
 
 def _failed(measure: str, implementation: str, exc: BaseException, **extra: Any) -> dict[str, Any]:
-    first = (str(exc).strip().splitlines() or [""])[0][:160]
-    return {
-        "part": "structured",
-        "measure": measure,
-        "implementation": implementation,
-        "rounds": 0,
-        "error": f"{type(exc).__name__}: {first}".rstrip(": "),
-        **extra,
-    }
+    return failed_row("structured", measure, implementation, exc, **extra)
 
 
 def measure_parse(items: int, rounds: int) -> list[dict[str, Any]]:

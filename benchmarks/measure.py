@@ -121,3 +121,35 @@ def import_time(statement: str, repeat: int) -> dict[str, Any]:
         times.append(float(out[0]))
         modules = int(out[1])
     return {**summary(times), "modules": modules}
+
+
+def part_row(
+    part: str, measure: str, implementation: str, times: list[float], **extra: Any
+) -> dict[str, Any]:
+    """A result row of an opt-in part: the rounds' best, median and worst."""
+    return {
+        "part": part,
+        "measure": measure,
+        "implementation": implementation,
+        "rounds": len(times),
+        "min_s": min(times),
+        "median_s": statistics.median(times),
+        "max_s": max(times),
+        "error": None,
+        **extra,
+    }
+
+
+def failed_row(
+    part: str, measure: str, implementation: str, exc: BaseException, **extra: Any
+) -> dict[str, Any]:
+    """A row of an opt-in part for a side that failed: the error's first line."""
+    first = (str(exc).strip().splitlines() or [""])[0][:160]
+    return {
+        "part": part,
+        "measure": measure,
+        "implementation": implementation,
+        "rounds": 0,
+        "error": f"{type(exc).__name__}: {first}".rstrip(": "),
+        **extra,
+    }
