@@ -118,8 +118,11 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy in strict mode on the package."""
-    # rich (the batch progress bar) and exceptiongroup (anyio's on 3.10) are typed
-    session.install("-e", ".", "mypy>=1.11", "trio>=0.25", "rich>=13", "exceptiongroup>=1.0.2")
+    # rich (the batch progress bar), exceptiongroup (anyio's on 3.10) and opentelemetry-api
+    # (sudo_stream.otel) are typed
+    session.install(
+        "-e", ".[otel]", "mypy>=1.11", "trio>=0.25", "rich>=13", "exceptiongroup>=1.0.2"
+    )  # fmt: skip
     session.run("mypy", "--strict", "sudo_stream")
 
 

@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="everything the issue lists: sudo-ai in the concurrency part too, openai-python "
         "in the bulk part, a traced run of 200 streams, more rounds, the batch, "
-        "structured and responses parts (~30 minutes)",
+        "structured, responses and otel parts (~30 minutes)",
     )
     parser.add_argument(
         "--parts",
@@ -123,6 +123,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             structured_linear_items=50,
             responses_rounds=3,
             responses_words=2_000,
+            otel_rounds=3,
+            otel_calls=100,
         )
     elif args.smoke:
         plan = replace(
@@ -145,6 +147,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             structured_linear_items=3,
             responses_rounds=1,
             responses_words=100,
+            otel_rounds=1,
+            otel_calls=5,
         )
     elif args.full:
         plan = replace(
@@ -186,7 +190,7 @@ def _partial(args: argparse.Namespace) -> bool:
 
 
 def _opt_in_only(parts: tuple[str, ...]) -> bool:
-    """Only opt-in parts (batch, structured, responses): with ``--readme`` such a run
+    """Only opt-in parts (batch, structured, responses, otel): with ``--readme`` such a run
     rewrites only their sections of the README."""
     return bool(parts) and set(parts) <= set(OPT_IN_PARTS)
 

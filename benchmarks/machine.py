@@ -27,6 +27,8 @@ LIBRARIES = (
     "aiohttp",
     "instructor",
     "jiter",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
 )
 
 

@@ -688,17 +688,54 @@ STRUCTURED_SECTIONS = (
     ("Structured outputs: partial objects over plain streaming", structured_overhead),
 )
 RESPONSES_SECTIONS = (("Responses stream: typed events and the assembled response", responses),)
+
+
+def otel(results: dict[str, Any]) -> str:
+    """What each configuration costs a call, and what it adds to no hooks (best rounds)."""
+    rows = results.get("otel") or []
+    if not rows:
+        return ""
+    best = {(r["backend"], r["call"]): r["min_s"] for r in rows if r["config"] == "no hooks"}
+    body = []
+    for r in rows:
+        base = best.get((r["backend"], r["call"]))
+        added = "" if base is None or r["config"] == "no hooks" else f"{(r['min_s'] - base) * 1e6:+,.0f}"
+        body.append(
+            [
+                r["backend"],
+                r["call"],
+                r["config"],
+                f"{r['min_s'] * 1e6:,.0f}",
+                f"{r['median_s'] * 1e6:,.0f}",
+                f"{r['min_s'] * 1e6:,.0f}-{r['max_s'] * 1e6:,.0f}",
+                added,
+                str(r["rounds"]),
+            ]
+        )
+    header = [
+        "loop", "call", "hooks", "µs/call (best)", "(median)", "spread",
+        "added µs/call (best less no hooks' best)", "rounds",
+    ]  # fmt: skip
+    calls = rows[0]["calls"]
+    return (
+        f"{calls:,} calls a round per row, over an in-memory mock transport\n\n"
+        + _table(header, body, "lllrrrrr")
+    )
+
+
+OTEL_SECTIONS = (("OpenTelemetry: the cost of a call", otel),)
 GROUP_SECTIONS = {
     "streaming": (SECTIONS, "Targets"),
     "batch": (BATCH_SECTIONS, "Batch targets"),
     "structured": (STRUCTURED_SECTIONS, "Structured-output targets"),
     "responses": (RESPONSES_SECTIONS, "Responses-stream targets"),
+    "otel": (OTEL_SECTIONS, "OpenTelemetry targets"),
 }
 
 
 def tables(results: dict[str, Any], level: str = "###", *, group: str | None = None) -> str:
     """Every part of the run that has results, then the targets; ``group`` (streaming,
-    batch, structured, responses) gives only that group's."""
+    batch, structured, responses, otel) gives only that group's."""
     if group:
         sections, title = GROUP_SECTIONS[group]
     else:

@@ -26,12 +26,13 @@ BATCH_CLIENTS = ("batch", "task-group", "cookbook")
 
 PARTS = ("imports", "sse", "core", "throughput", "latency", "concurrency", "bulk")
 """The default run's parts."""
-OPT_IN_PARTS = ("batch", "structured", "responses")
+OPT_IN_PARTS = ("batch", "structured", "responses", "otel")
 """Run only when asked for (``--parts batch``) or with ``--full``: the batch part takes
 ~5 minutes, and its rate-limit measure waits on the clock, not on the machine; the
 structured-output part (under a minute) measures a feature, not the streaming path that the
 default run's targets are about; the Responses part (under a minute) measures the other
-API's stream, in memory."""
+API's stream, in memory; the OpenTelemetry part (about a minute) what OpenTelemetry adds
+to a call, in memory."""
 ALL_PARTS = PARTS + OPT_IN_PARTS
 BACKENDS = ("asyncio", "trio")
 THROUGHPUT_CLIENTS = tuple(DRIVERS)
@@ -100,6 +101,10 @@ class Plan:
     responses_words: int = 4_000
     """The Responses stream: text deltas (one word each) of the response streamed."""
 
+    otel_rounds: int = 7
+    otel_calls: int = 300
+    """OpenTelemetry: calls a round, per configuration and kind of call."""
+
     def structured(self) -> dict[str, Any]:
         """The structured part's sizes, as :func:`benchmarks.bench_structured.run` takes them."""
         return {
@@ -162,6 +167,11 @@ class Runner:
                 str(plan.responses_rounds),
                 "--words",
                 str(plan.responses_words),
+            )
+        if "otel" in plan.parts:
+            _log(f"[otel] in memory: {plan.otel_calls:,} calls a round")
+            results["otel"] = self.worker(
+                "otel", "--rounds", str(plan.otel_rounds), "--calls", str(plan.otel_calls)
             )
         if {"throughput", "latency", "concurrency", "bulk", "batch"} & set(plan.parts):
             with ServerProcess(

@@ -20,7 +20,9 @@ results as one JSON line starting with ``RESULT``. Parts:
 - ``structured``: :mod:`benchmarks.bench_structured` (in memory: structured outputs
   against openai-python and instructor);
 - ``responses``: :mod:`benchmarks.bench_responses` (in memory: a Responses API stream
-  against openai-python's).
+  against openai-python's);
+- ``otel``: :mod:`benchmarks.bench_otel` (in memory: a call's cost with OpenTelemetry on
+  and off).
 """
 
 from __future__ import annotations
@@ -284,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=[
             "throughput", "latency", "concurrency", "bulk", "sse", "core",
             "batch-overhead", "batch-rate", "batch-memory", "structured", "responses",
+            "otel",
         ],
     )  # fmt: skip
     parser.add_argument("--url", default="")
@@ -307,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         "--structured", default="{}", help="structured: bench_structured.run's sizes, JSON"
     )
     parser.add_argument("--words", type=int, default=4_000, help="responses: text deltas")
+    parser.add_argument("--calls", type=int, default=300, help="otel: calls a round")
     args = parser.parse_args(argv)
     pin_to_cpu(args.cpu)
     if args.part == "structured":  # in memory, on answers of its own
@@ -319,6 +323,12 @@ def main(argv: list[str] | None = None) -> None:
         from . import bench_responses
 
         results = bench_responses.run(args.rounds, words=args.words)
+        sys.stdout.write("RESULT " + json.dumps(results) + "\n")
+        return
+    if args.part == "otel":  # in memory, over mock transports
+        from . import bench_otel
+
+        results = bench_otel.run(args.rounds, calls=args.calls)
         sys.stdout.write("RESULT " + json.dumps(results) + "\n")
         return
     sizes = Sizes(**json.loads(args.sizes)) if args.sizes else Sizes()

@@ -154,7 +154,12 @@ class EventStream:
             hooks, call = self._hooks, self._call
             if hooks is not None and call is not None:  # the end of the call: finished or left
                 self._hooks = None
-                await hooks.finish(call, self._outcome(call), shielded=True)
+                try:
+                    await hooks.finish(call, self._outcome(call), shielded=True)
+                except BaseException as exc:
+                    await hooks.end(call, exc)
+                    raise
+                await hooks.end(call, None)
 
     async def __aenter__(self) -> Self:
         return self
@@ -288,13 +293,17 @@ class EventStream:
 
     async def _abort(self, error: BaseException | None = None) -> None:
         """Close after a failure: the hooks hear of ``error`` (a cancellation ends the call
-        without a word to them)."""
+        with ``on_end`` alone)."""
         hooks, call = self._hooks, self._call
         self._hooks = None
-        await self.aclose()
-        cancelled = isinstance(error, anyio.get_cancelled_exc_class())
-        if hooks is not None and call is not None and error is not None and not cancelled:
-            await hooks.error(call, error)
+        try:
+            await self.aclose()
+        finally:
+            if hooks is not None and call is not None:
+                if error is None:
+                    await hooks.end(call, None)
+                else:
+                    await hooks.failed(call, error)
 
     def _observe(self, hooks: HookRunner, call: CallInfo) -> None:
         """Report the end of this stream's call to ``hooks``."""

@@ -174,6 +174,7 @@ class ResponseStream(EventStream):
             usage=response.usage,
             response_model=response.model or None,
             finish_reasons=(response.status,) if response.status else (),
+            response_id=response.id or None,
         )
 
     async def _prefetch(self) -> None:

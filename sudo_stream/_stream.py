@@ -262,6 +262,7 @@ class ChatStream(EventStream):
             usage=completion.usage,
             response_model=completion.model or None,
             finish_reasons=reasons,
+            response_id=completion.id or None,
         )
 
     # -- opening ------------------------------------------------------------------------

@@ -298,23 +298,28 @@ class AsyncSudo:
                 method, path, result_type, options=options, query=query, content=content,
                 decode=decode, hooks=hooks, call=call,
             )  # fmt: skip
-        except Exception as exc:
-            await hooks.error(call, exc)
+        except BaseException as exc:
+            await hooks.failed(call, exc)
             raise
         value: Any = answer.value
         choices = getattr(value, "choices", None) or ()
         finish_reasons = tuple(c.finish_reason for c in choices if getattr(c, "finish_reason", None))
-        await hooks.finish(
-            call,
-            CallOutcome(
-                complete=True,
-                status_code=answer.response.status_code,
-                elapsed=time.monotonic() - call.started,
-                usage=getattr(value, "usage", None),
-                response_model=getattr(value, "model", None),
-                finish_reasons=finish_reasons or _status(value),
-            ),
+        response_id = getattr(value, "id", None)
+        outcome = CallOutcome(
+            complete=True,
+            status_code=answer.response.status_code,
+            elapsed=time.monotonic() - call.started,
+            usage=getattr(value, "usage", None),
+            response_model=getattr(value, "model", None),
+            finish_reasons=finish_reasons or _status(value),
+            response_id=response_id if isinstance(response_id, str) and response_id else None,
         )
+        try:
+            await hooks.finish(call, outcome)
+        except BaseException as exc:
+            await hooks.end(call, exc)
+            raise
+        await hooks.end(call, None)
         return answer
 
     async def _send_call(
@@ -394,8 +399,8 @@ class AsyncSudo:
         call = hooks.call("POST", path, content, stream=True)
         try:
             stream = await self._open(path, content, options, make_stream, hooks, call)
-        except Exception as exc:
-            await hooks.error(call, exc)
+        except BaseException as exc:
+            await hooks.failed(call, exc)
             raise
         stream._observe(hooks, call)
         if stream._first_at is not None:

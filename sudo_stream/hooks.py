@@ -15,7 +15,9 @@ and runs on the client's event loop (a slow plain one stalls it). Their order fo
 ``on_request`` and ``on_response`` for each attempt (``on_retry`` before each retry is
 sent), ``on_first_event`` for a stream, then exactly one of ``on_finish`` (the answer is
 whole, or a stream was left early: see :attr:`CallOutcome.complete`) and ``on_error``
-(the call failed for good; not for a cancellation, which ends the call with neither).
+(the call failed for good; not for a cancellation, which ends the call with neither), and
+last ``on_end``, once for every call however it ended (a cancellation too): the place to
+release what a call holds (a span, a timer).
 
 An exception raised by a hook is never swallowed: the call raises it (the connection
 released first), as if the call had failed with it. With no hooks, nothing of this runs.
@@ -76,7 +78,8 @@ class CallOutcome:
     ``status_code`` is the answer's; ``elapsed`` the seconds since the call started;
     ``time_to_first_event`` a stream's; ``usage`` the answer's token usage (a
     :class:`~sudo_stream.Usage`, or a Responses usage), ``response_model`` the model that
-    answered, ``finish_reasons`` each choice's (or a response's status)."""
+    answered, ``finish_reasons`` each choice's (or a response's status), ``response_id``
+    the answer's ``id`` (``chatcmpl-...``, ``resp_...``) when it has one."""
 
     complete: bool
     status_code: int
@@ -85,6 +88,7 @@ class CallOutcome:
     usage: Any = None
     response_model: str | None = None
     finish_reasons: tuple[str, ...] = ()
+    response_id: str | None = None
 
 
 class Hooks:
@@ -107,6 +111,12 @@ class Hooks:
 
     def on_error(self, call: CallInfo, error: BaseException) -> Any:
         """The call failed for good with ``error`` (it is raised after the hooks ran)."""
+
+    def on_end(self, call: CallInfo, error: BaseException | None) -> Any:
+        """Last, once for every call, however it ended: ``error`` is None when it ended
+        well (after ``on_finish``), else what ended it: the error ``on_error`` had, a
+        cancellation (which has no ``on_error``), or an exception a hook raised. (A stream
+        must be closed, as always: one dropped unclosed ends with no hooks.)"""
 
 
 class _ModelOnly(msgspec.Struct):
@@ -179,3 +189,28 @@ class HookRunner:
         """Run ``on_error``, shielded and bounded: the call is failing, maybe cancelled."""
         with anyio.move_on_after(_HOOK_BOUND, shield=True):
             await self._run("on_error", call, error)
+
+    async def end(self, call: CallInfo, error: BaseException | None) -> None:
+        """Run every hook's ``on_end`` (one that raises does not keep the others from
+        theirs; the first exception is raised after), shielded and bounded: the call may
+        be being cancelled."""
+        raised: BaseException | None = None
+        with anyio.move_on_after(_HOOK_BOUND, shield=True):
+            for hook in self._hooks:
+                try:
+                    result = hook.on_end(call, error)
+                    if inspect.isawaitable(result):
+                        await result
+                except BaseException as exc:
+                    raised = raised or exc
+        if raised is not None:
+            raise raised
+
+    async def failed(self, call: CallInfo, error: BaseException) -> None:
+        """The call ended with ``error``: ``on_error`` (not for a cancellation, nor any
+        other exception that is not an ``Exception``), then ``on_end`` whatever happens."""
+        try:
+            if isinstance(error, Exception):
+                await self.error(call, error)
+        finally:
+            await self.end(call, error)

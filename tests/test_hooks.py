@@ -31,6 +31,7 @@ class Recorder(ss.Hooks):
         self.calls: list[ss.CallInfo] = []
         self.outcomes: list[ss.CallOutcome] = []
         self.errors: list[BaseException] = []
+        self.ends: list[BaseException | None] = []
 
     def on_request(self, call: ss.CallInfo, request: httpx.Request) -> None:
         self.calls.append(call)
@@ -56,6 +57,11 @@ class Recorder(ss.Hooks):
         self.errors.append(error)
         self.seen.append(("error", type(error).__name__))
 
+    async def on_end(self, call: ss.CallInfo, error: BaseException | None) -> None:
+        await anyio.lowlevel.checkpoint()  # shielded: runs even in a cancelled scope
+        self.ends.append(error)
+        self.seen.append(("end", None if error is None else type(error).__name__))
+
 
 def client(server: testing.FakeSudoServer, hooks: Any, **options: Any) -> ss.AsyncSudo:
     return ss.AsyncSudo(api_key="k", server_url=server.url, hooks=hooks, **options)
@@ -71,13 +77,14 @@ async def test_a_call_with_a_retry(server: testing.FakeSudoServer) -> None:
         ("request", operation, "gpt-x", False), ("response", 503),
         ("retry", 2, "InternalServerError", True),
         ("request", operation, "gpt-x", False), ("response", 200),
-        ("finish", True),
+        ("finish", True), ("end", None),
     ]  # fmt: skip
     assert hooks.calls[0] is hooks.calls[1]  # one call, its state kept across attempts
     assert [r.headers["x-attempt"] for r in server.requests] == ["1", "2"]
     (outcome,) = hooks.outcomes
     assert outcome.status_code == 200 and outcome.usage == completion.usage
     assert outcome.response_model == completion.model and outcome.finish_reasons == ("stop",)
+    assert outcome.response_id == completion.id and completion.id
     assert outcome.elapsed > 0 and outcome.time_to_first_event is None
 
 
@@ -90,16 +97,17 @@ async def test_a_stream_whole_then_one_left_early(server: testing.FakeSudoServer
             completion = await stream.final_completion()
         assert hooks.seen == [
             ("request", "POST /v1/chat/completions", "m", True), ("response", 200),
-            ("first_event", True), ("finish", True),
+            ("first_event", True), ("finish", True), ("end", None),
         ]  # fmt: skip
         whole = hooks.outcomes[0]
         assert whole.usage == completion.usage and whole.usage is not None
+        assert whole.response_id == completion.id and completion.id
         assert whole.time_to_first_event is not None and whole.time_to_first_event <= whole.elapsed
         hooks.seen.clear()
         async with sudo.router.create_streaming(messages=QUESTION, model="m") as stream:
             async for _ in stream:
                 break
-        assert hooks.seen[-1] == ("finish", False)  # left early: ended, not whole
+        assert hooks.seen[-2:] == [("finish", False), ("end", None)]  # left early: not whole
         assert len(hooks.outcomes) == 2
 
 
@@ -111,7 +119,8 @@ async def test_a_stream_cut_mid_way_is_an_error(server: testing.FakeSudoServer) 
         async with sudo.router.create_streaming(messages=QUESTION, model="m") as stream:
             with pytest.raises(ss.StreamError) as caught:
                 await stream.final_completion()
-    assert hooks.seen[-1] == ("error", "StreamError") and hooks.errors == [caught.value]
+    assert hooks.seen[-2:] == [("error", "StreamError"), ("end", "StreamError")]
+    assert hooks.errors == [caught.value] and hooks.ends == [caught.value]
     assert hooks.outcomes == []  # an error ends the call: no finish
 
 
@@ -124,8 +133,9 @@ async def test_a_failed_call_and_a_failed_opening(server: testing.FakeSudoServer
         server.enqueue(testing.Error(503))
         with pytest.raises(ss.InternalServerError):
             await sudo.router.create_streaming(messages=QUESTION, model="m")
-    assert [s for s in hooks.seen if s[0] in ("error", "finish")] == [
-        ("error", "BadRequestError"), ("error", "InternalServerError"),
+    assert [s for s in hooks.seen if s[0] in ("error", "finish", "end")] == [
+        ("error", "BadRequestError"), ("end", "BadRequestError"),
+        ("error", "InternalServerError"), ("end", "InternalServerError"),
     ]  # fmt: skip
 
 
@@ -140,6 +150,10 @@ async def test_a_cancelled_stream_ends_without_a_word(server: testing.FakeSudoSe
                     pass
     assert stream.closed
     assert not [s for s in hooks.seen if s[0] in ("error", "finish")]
+    # on_end alone tells the call is over, with the cancellation that ended it
+    (cancelled,) = hooks.ends
+    assert isinstance(cancelled, anyio.get_cancelled_exc_class())
+    assert hooks.seen[-1][0] == "end"
 
 
 async def test_the_responses_api_has_the_same_hooks(server: testing.FakeSudoServer) -> None:
@@ -149,9 +163,12 @@ async def test_the_responses_api_has_the_same_hooks(server: testing.FakeSudoServ
         async with sudo.responses.create_streaming(model="r", input="x") as stream:
             streamed = await stream.final_response()
     assert [s[0] for s in hooks.seen] == [
-        "request", "response", "finish", "request", "response", "first_event", "finish",
+        "request", "response", "finish", "end",
+        "request", "response", "first_event", "finish", "end",
     ]  # fmt: skip
     assert hooks.outcomes[0].usage == response.usage
+    assert hooks.outcomes[0].response_id == response.id and response.id
+    assert hooks.outcomes[1].response_id == streamed.id and streamed.id
     assert hooks.outcomes[1].usage == streamed.usage
     assert hooks.outcomes[1].finish_reasons == ("completed",)
 
@@ -183,6 +200,48 @@ async def test_an_exception_in_a_hook_is_raised_by_the_call(
     assert len(server.requests) == (0 if where == "request" else 2)  # never sent, not retried
     if where == "request":
         assert [type(e) for e in recorder.errors] == [error, error]  # the call failed with it
+    # on_end hears of it either way, also when the raising on_finish kept the recorder's
+    # own on_finish from running
+    assert [type(e) for e in recorder.ends] == [error, error]
+
+
+class EndRaises(ss.Hooks):
+    def on_end(self, call: ss.CallInfo, error: BaseException | None) -> None:
+        raise LookupError("span exporter gone")
+
+
+async def test_every_on_end_runs_though_one_raises(server: testing.FakeSudoServer) -> None:
+    recorder = Recorder()
+    async with client(server, [EndRaises(), recorder]) as sudo:
+        with pytest.raises(LookupError):
+            await sudo.router.create(messages=QUESTION, model="m")
+        with pytest.raises(LookupError):
+            async with sudo.router.create_streaming(messages=QUESTION, model="m") as stream:
+                await stream.final_completion()
+    assert recorder.ends == [None, None]  # both calls ended well, and the recorder heard it
+
+
+async def test_a_cancelled_call_or_opening_ends_with_on_end(server: testing.FakeSudoServer) -> None:
+    hooks = Recorder()
+    async def cancelled_once_sent(call: Any, sent: int) -> None:
+        async with anyio.create_task_group() as tasks:
+
+            async def cancel_when_the_server_has_it() -> None:
+                while len(server.requests) < sent:
+                    await anyio.sleep(0.01)
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(cancel_when_the_server_has_it)
+            await call(messages=QUESTION, model="m")
+
+    async with client(server, hooks) as sudo:
+        server.enqueue(testing.Stall())
+        await cancelled_once_sent(sudo.router.create, 1)
+        server.enqueue(testing.Stall())
+        await cancelled_once_sent(sudo.router.create_streaming, 2)
+    assert [s[0] for s in hooks.seen] == ["request", "end", "request", "end"]
+    cancelled = anyio.get_cancelled_exc_class()
+    assert [type(e) for e in hooks.ends] == [cancelled, cancelled]
 
 
 async def test_hooks_must_be_hooks(server: testing.FakeSudoServer) -> None:
@@ -199,5 +258,6 @@ def test_blocking_client_runs_the_hooks() -> None:
         with sudo.router.create_streaming(messages=QUESTION, model="m") as stream:
             stream.final_completion()
     assert [s[0] for s in hooks.seen] == [
-        "request", "response", "finish", "request", "response", "first_event", "finish",
+        "request", "response", "finish", "end",
+        "request", "response", "first_event", "finish", "end",
     ]  # fmt: skip

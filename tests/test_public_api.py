@@ -65,3 +65,9 @@ def test_import_is_lazy() -> None:
 def test_library_never_imports_testing() -> None:
     loaded = _modules_loaded_by("import sudo_stream; sudo_stream.AsyncSudo; sudo_stream.Sudo")
     assert "sudo_stream.testing" not in loaded
+
+
+def test_opentelemetry_is_imported_only_by_sudo_stream_otel() -> None:
+    statement = "import sudo_stream; sudo_stream.AsyncSudo; sudo_stream.Sudo; sudo_stream.Hooks"
+    assert not {m for m in _modules_loaded_by(statement) if m.startswith("opentelemetry")}
+    assert "opentelemetry.trace" in _modules_loaded_by("import sudo_stream.otel")
