@@ -59,10 +59,10 @@ import msgspec
 try:
     from opentelemetry import metrics, propagate, trace
     from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-except ImportError as exc:  # pragma: no cover - the tests run with it installed
+except ImportError as _missing:  # pragma: no cover - the tests run with it installed
     raise ImportError(
         "sudo_stream.otel needs opentelemetry-api: pip install 'sudo-stream[otel]'"
-    ) from exc
+    ) from _missing
 
 from ._version import __version__
 from .hooks import CallInfo, CallOutcome, Hooks, RetryInfo
