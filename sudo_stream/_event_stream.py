@@ -154,12 +154,7 @@ class EventStream:
             hooks, call = self._hooks, self._call
             if hooks is not None and call is not None:  # the end of the call: finished or left
                 self._hooks = None
-                try:
-                    await hooks.finish(call, self._outcome(call), shielded=True)
-                except BaseException as exc:
-                    await hooks.end(call, exc)
-                    raise
-                await hooks.end(call, None)
+                await hooks.succeeded(call, self._outcome(call), shielded=True)
 
     async def __aenter__(self) -> Self:
         return self

@@ -314,12 +314,7 @@ class AsyncSudo:
             finish_reasons=finish_reasons or _status(value),
             response_id=response_id if isinstance(response_id, str) and response_id else None,
         )
-        try:
-            await hooks.finish(call, outcome)
-        except BaseException as exc:
-            await hooks.end(call, exc)
-            raise
-        await hooks.end(call, None)
+        await hooks.succeeded(call, outcome)
         return answer
 
     async def _send_call(

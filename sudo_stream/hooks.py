@@ -206,6 +206,18 @@ class HookRunner:
         if raised is not None:
             raise raised
 
+    async def succeeded(
+        self, call: CallInfo, outcome: CallOutcome, *, shielded: bool = False
+    ) -> None:
+        """The call ended well: ``on_finish``, then ``on_end`` (with the exception a
+        finishing hook raised, if one did, which is then raised)."""
+        try:
+            await self.finish(call, outcome, shielded=shielded)
+        except BaseException as exc:
+            await self.end(call, exc)
+            raise
+        await self.end(call, None)
+
     async def failed(self, call: CallInfo, error: BaseException) -> None:
         """The call ended with ``error``: ``on_error`` (not for a cancellation, nor any
         other exception that is not an ``Exception``), then ``on_end`` whatever happens."""
