@@ -177,7 +177,7 @@ class _Runner:
             except StopAsyncIteration:
                 return
 
-    def close(self, streams: Sequence[_BlockingStream | _SyncToolLoop[Any, Any]] = ()) -> None:
+    def close(self, streams: Sequence[_BlockingStream[Any] | _SyncToolLoop[Any, Any]] = ()) -> None:
         """Close ``streams`` (and tool runs) and the client, then stop the loop (once)."""
         if self._forgotten.detach() is None:
             return
@@ -286,16 +286,24 @@ class _Batched(Iterator[T]):
         return batch
 
 
-class _BlockingStream(AbstractContextManager[Any]):
-    """What every blocking stream has: the response head, statistics, closing (also when
-    dropped unclosed). ``_stream`` is the async stream it drives on the loop's thread."""
+class _BlockingStream(AbstractContextManager[Any], Generic[Item]):
+    """What every blocking stream has: iteration (a batch per trip to the loop's thread),
+    the response head, statistics, closing (also when dropped unclosed). ``_stream`` is
+    the async stream it drives on the loop's thread; iterating that gives the items."""
 
-    def __init__(self, runner: _Runner, stream: EventStream) -> None:
+    def __init__(self, runner: _Runner, stream: EventStream, items: AsyncIterator[Item]) -> None:
         self._runner = runner
         self._stream = stream
+        self._items = _Batched(runner, items, stream.ready)
 
     def __enter__(self) -> Self:
         return self
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> Item:
+        return next(self._items)
 
     def statistics(self) -> StreamStatistics:
         """Progress so far."""
@@ -344,7 +352,7 @@ class _BlockingStream(AbstractContextManager[Any]):
         self.close()
 
 
-class Stream(_BlockingStream):
+class Stream(_BlockingStream[ChatCompletionChunk]):
     """A blocking chat stream: iterate it for chunks; ``with`` it to close it early.
 
     Chunks, events and text are fetched from the event loop's thread a batch per trip:
@@ -355,14 +363,7 @@ class Stream(_BlockingStream):
     _stream: ChatStream
 
     def __init__(self, runner: _Runner, stream: ChatStream) -> None:
-        super().__init__(runner, stream)
-        self._chunks = _Batched(runner, stream, stream.ready)
-
-    def __iter__(self) -> Stream:
-        return self
-
-    def __next__(self) -> ChatCompletionChunk:
-        return next(self._chunks)
+        super().__init__(runner, stream, stream)
 
     def events(self) -> Iterator[StreamEvent]:
         """Typed events, as :meth:`ChatStream.events`."""
@@ -384,7 +385,7 @@ class Stream(_BlockingStream):
         return self._stream.current_completion()
 
 
-class BlockingResponseStream(_BlockingStream):
+class BlockingResponseStream(_BlockingStream[ResponseStreamEvent]):
     """A blocking Responses stream (see :class:`ResponseStream`): iterate it for the
     typed events, fetched a batch per trip to the loop's thread; ``with`` it to close it
     early."""
@@ -392,14 +393,7 @@ class BlockingResponseStream(_BlockingStream):
     _stream: ResponseStream
 
     def __init__(self, runner: _Runner, stream: ResponseStream) -> None:
-        super().__init__(runner, stream)
-        self._events = _Batched(runner, stream, stream.ready)
-
-    def __iter__(self) -> BlockingResponseStream:
-        return self
-
-    def __next__(self) -> ResponseStreamEvent:
-        return next(self._events)
+        super().__init__(runner, stream, stream)
 
     def text(self) -> Iterator[str]:
         """The output text deltas."""
@@ -993,7 +987,7 @@ class Sudo(AbstractContextManager["Sudo"]):
         )
         self._runner = _Runner(backend, self._client)
         self._derived = False
-        self._streams: weakref.WeakSet[_BlockingStream] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[_BlockingStream[Any]] = weakref.WeakSet()
         self._runs = self._runner.runs
         self.router = Router(self)
         self.responses = Responses(self)

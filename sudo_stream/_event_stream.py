@@ -328,6 +328,10 @@ class EventStream:
     def _attach_partial(self, exc: StreamError | APITimeoutError) -> None:
         """Put what was assembled so far on ``exc`` (a subclass knows what that is)."""
 
+    def ready(self) -> bool:
+        """Whether the next item is already here (no wait on the socket to get it)."""
+        raise NotImplementedError
+
     async def _prefetch(self) -> None:
         """Wait for the first event (so that a failure before it can be retried) and
         keep it for the caller."""
